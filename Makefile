@@ -1,0 +1,38 @@
+# Two commands, each doing its own set-up in .venv on a fresh clone:
+#   make course [PROFILE=smoke|cpu|full]   run every notebook with papermill into runs/<profile>/
+#   make test                              unit tests, notebook contract, notebooks under nbval (smoke)
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROFILE ?=
+ONLY ?=
+# Few threads: CI machines are small and shared.
+TEST_THREADS ?= 1
+
+.PHONY: course test lint generate clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+course: $(STAMP)
+	$(PY) -m helpers.batch $(if $(PROFILE),--profile $(PROFILE)) $(if $(ONLY),--only $(ONLY))
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	OMP_NUM_THREADS=$(TEST_THREADS) COURSE_PROFILE=smoke $(PY) -m pytest tests
+	OMP_NUM_THREADS=$(TEST_THREADS) COURSE_PROFILE=smoke $(PY) -m pytest --nbval-lax -p no:cacheprovider notebooks
+	@git status --porcelain --untracked-files=all | grep . && { echo "make test left the work tree changed (above)"; exit 1; } || true
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+generate: $(STAMP)
+	$(PY) -m helpers.generate
+
+clean:
+	rm -rf runs .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Tested helpers that the notebooks of the course import."""

@@ -1,0 +1,144 @@
+"""The parts of the notebooks and the README that must never drift, written from one place.
+
+- the "Open in Colab" badge in each notebook's first cell, pointing at that notebook's own path;
+- the setup cell, the same text in every notebook (its first code cell);
+- the README's table of notebooks, between ``<!-- notebooks:start -->`` and ``<!-- notebooks:end -->``.
+
+    python -m helpers.generate           # rewrite whatever is out of date
+    python -m helpers.generate --check   # exit 1 and name what is out of date (the tests do this)
+
+A notebook's first cell is: a ``# NN · Title`` line, the badge line, an italic one-line summary
+(``*...*``, used in the README's table), then its introduction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+from helpers.config import notebooks_dir, repo_root
+
+REPOSITORY = "ssim-course/ssim-course"  # owner/name on GitHub; a fork changes it here only
+BRANCH = "main"
+BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+TABLE_START, TABLE_END = "<!-- notebooks:start -->", "<!-- notebooks:end -->"
+
+SETUP_CELL = f"""\
+# Setup, the same in every notebook. In Colab: fetch the course and install its helpers; Colab's
+# own torch is kept (the package asks only for a lower bound). Anywhere else this does nothing:
+# `make course`, `make test` or `pip install -e .` has installed the helpers already.
+import os
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    COURSE_DIR = "/content/ssim-course"
+    if not os.path.isdir(COURSE_DIR):
+        subprocess.run(["git", "clone", "--depth=1", "--branch={BRANCH}",
+                        "https://github.com/{REPOSITORY}", COURSE_DIR], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", COURSE_DIR], check=True)
+    sys.path.insert(0, COURSE_DIR)
+    os.environ.setdefault("COURSE_ROOT", COURSE_DIR)"""
+
+_BADGE_LINE = re.compile(r"^\[!\[Open In Colab\]\(.*\)\]\(.*\)$", re.MULTILINE)
+_TITLE = re.compile(r"^#\s+(.+)$", re.MULTILINE)
+_SUMMARY = re.compile(r"^\*([^*].*[^*])\*$", re.MULTILINE)
+
+
+def colab_url(notebook: Path) -> str:
+    """The Colab address of ``notebook`` (a path inside the repository) on :data:`BRANCH`."""
+    relative = notebook.resolve().relative_to(repo_root()).as_posix()
+    return f"https://colab.research.google.com/github/{REPOSITORY}/blob/{BRANCH}/{relative}"
+
+
+def badge(notebook: Path) -> str:
+    """The Markdown "Open in Colab" badge for ``notebook``."""
+    return f"[![Open In Colab]({BADGE_IMAGE})]({colab_url(notebook)})"
+
+
+def _intro(nb: nbformat.NotebookNode, path: Path) -> str:
+    if not nb.cells or nb.cells[0].cell_type != "markdown":
+        raise ValueError(f"{path.name}: the first cell must be Markdown (title, badge, summary)")
+    return nb.cells[0].source
+
+
+def title_and_summary(path: Path) -> tuple[str, str]:
+    """The title (without ``NN ·``) and the one-line summary of a notebook's first cell."""
+    intro = _intro(nbformat.read(path, as_version=4), path)
+    title, summary = _TITLE.search(intro), _SUMMARY.search(intro)
+    if title is None or summary is None:
+        raise ValueError(f"{path.name}: the first cell needs a '# NN · Title' line and a '*summary*' line")
+    return re.sub(r"^\d\d\s*·\s*", "", title.group(1).strip()), summary.group(1).strip()
+
+
+def render_notebook(path: Path) -> str:
+    """The notebook's JSON text with its badge and setup cell as they should be."""
+    nb = nbformat.read(path, as_version=4)
+    intro = _intro(nb, path)
+    line = badge(path)
+    if _BADGE_LINE.search(intro):
+        intro = _BADGE_LINE.sub(lambda _: line, intro, count=1)
+    else:  # put it right under the title
+        head, _, rest = intro.partition("\n")
+        intro = f"{head}\n{line}\n{rest}"
+    nb.cells[0].source = intro
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    if code:
+        code[0].source = SETUP_CELL
+    else:
+        nb.cells.insert(1, nbformat.v4.new_code_cell(SETUP_CELL))
+    return nbformat.writes(nb) + "\n"
+
+
+def render_table(notebooks: list[Path]) -> str:
+    """The README's Markdown table of ``notebooks``: number, title, what it shows, badge."""
+    rows = ["| # | notebook | what it shows | |", "|---|---|---|---|"]
+    for path in notebooks:
+        title, summary = title_and_summary(path)
+        relative = path.resolve().relative_to(repo_root()).as_posix()
+        rows.append(f"| {path.name[:2]} | [{title}]({relative}) | {summary} | {badge(path)} |")
+    return "\n".join(rows)
+
+
+def render_readme(text: str, notebooks: list[Path]) -> str:
+    """``text`` (the README) with the table between its markers replaced."""
+    if TABLE_START not in text or TABLE_END not in text:
+        raise ValueError(f"README.md must hold the markers {TABLE_START} and {TABLE_END}")
+    head, rest = text.split(TABLE_START, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    return f"{head}{TABLE_START}\n{render_table(notebooks)}\n{TABLE_END}{tail}"
+
+
+def stale_files(write: bool) -> list[Path]:
+    """The notebooks and README whose generated parts are out of date; with ``write``, fix them."""
+    notebooks = sorted(notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
+    readme = repo_root() / "README.md"
+    wanted = {path: render_notebook(path) for path in notebooks}
+    wanted[readme] = render_readme(readme.read_text(), notebooks)
+    stale = [path for path, text in wanted.items() if path.read_text() != text]
+    if write:
+        for path in stale:
+            path.write_text(wanted[path])
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.generate", description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if anything is stale")
+    args = parser.parse_args(argv)
+    stale = stale_files(write=not args.check)
+    for path in stale:
+        verb = "out of date" if args.check else "rewritten"
+        print(f"{path.relative_to(repo_root())}: {verb}")
+    if args.check and stale:
+        print("run `python -m helpers.generate` to bring them up to date", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""Shared fixtures: few threads, and the course's notebooks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from helpers.config import notebooks_dir
+
+torch.set_num_threads(1)
+
+NOTEBOOKS = sorted(notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def notebook_path(request):
+    """Each notebook of the course in turn."""
+    return request.param

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import config
+
+
+def test_profiles_share_one_table_of_settings():
+    assert set(config.PROFILES) == {"smoke", "cpu", "full"}
+    fields = [set(vars(p)) for p in config.PROFILES.values()]
+    assert all(f == fields[0] for f in fields)
+    smoke, cpu, full = (config.PROFILES[n] for n in ("smoke", "cpu", "full"))
+    assert smoke.train_samples < cpu.train_samples <= full.train_samples
+    assert smoke.epochs < cpu.epochs <= full.epochs
+    assert not smoke.tracked_figures  # a smoke run never writes tracked files
+
+
+def test_resolve_profile_prefers_argument_then_environment(monkeypatch):
+    monkeypatch.setenv(config.PROFILE_ENV, "smoke")
+    assert config.resolve_profile(None) == "smoke"
+    assert config.resolve_profile("cpu") == "cpu"
+
+
+def test_resolve_profile_falls_back_on_the_device(monkeypatch):
+    monkeypatch.delenv(config.PROFILE_ENV, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert config.resolve_profile(None) == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert config.resolve_profile(None) == "full"
+
+
+@pytest.mark.parametrize("bad", ["tiny", "Smoke", "", 3])
+def test_unknown_profile_lists_the_valid_ones(bad):
+    with pytest.raises(ValueError, match="'smoke', 'cpu', 'full'"):
+        config.resolve_profile(bad)
+
+
+def test_unknown_profile_from_environment_names_the_variable(monkeypatch):
+    monkeypatch.setenv(config.PROFILE_ENV, "gpu")
+    with pytest.raises(ValueError, match=r"\$COURSE_PROFILE.*'gpu'"):
+        config.resolve_profile(None)
+
+
+def test_device_is_cpu_without_accelerators(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert config.device() == torch.device("cpu")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert config.device() == torch.device("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert config.device() == torch.device("cuda")
+
+
+def test_seed_everything_repeats_every_generator():
+    import random
+
+    def draw():
+        return random.random(), np.random.rand(), torch.rand(3)  # noqa: NPY002  (the global generators)
+
+    config.seed_everything(7)
+    first = draw()
+    config.seed_everything(7)
+    second = draw()
+    config.seed_everything(8)
+    third = draw()
+    assert first[:2] == second[:2] and torch.equal(first[2], second[2])
+    assert first[:2] != third[:2]
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "0", True])
+def test_seed_everything_rejects_bad_seeds(bad):
+    with pytest.raises(ValueError, match="seed"):
+        config.seed_everything(bad)
+
+
+def test_paths_do_not_depend_on_the_working_directory(tmp_path):
+    code = "from helpers import config; print(config.repo_root()); print(config.figures_dir('smoke'))"
+    env = {k: v for k, v in os.environ.items() if k != config.ROOT_ENV}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, check=True).stdout.split()
+    root = Path(out[0])
+    assert (root / "pyproject.toml").is_file() and (root / "notebooks").is_dir()
+    assert root == config.repo_root()
+    assert Path(out[1]) == root / "runs" / "smoke" / "figures"
+    assert config.figures_dir("cpu") == root / "figures"
+    assert config.runs_dir("full") == root / "runs" / "full"
+    assert config.data_dir() == root / "data"
+
+
+def test_course_root_override_is_checked(monkeypatch, tmp_path):
+    monkeypatch.setenv(config.ROOT_ENV, str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="COURSE_ROOT"):
+        config.repo_root()

@@ -1,0 +1,126 @@
+"""The notebook contract of COURSE.md, checked on every notebook of the course."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import sys
+
+import nbformat
+import pytest
+
+from helpers import generate
+from helpers.config import repo_root
+
+_URL = re.compile(r"\]\((https://colab\.research\.google\.com/github/[^)]+)\)")
+
+
+def _read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def _code(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def test_there_are_notebooks_numbered_in_order(notebook_path):
+    from tests.conftest import NOTEBOOKS
+
+    numbers = [p.name[:2] for p in NOTEBOOKS]
+    assert numbers == sorted(set(numbers)), "two notebooks share a number"
+    assert re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", notebook_path.name)
+
+
+def test_valid_nbformat(notebook_path):
+    nbformat.validate(_read(notebook_path))
+
+
+def test_outputs_and_execution_counts_are_stripped(notebook_path):
+    raw = json.loads(notebook_path.read_text())
+    for cell in raw["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [], f"stored outputs in {notebook_path.name}"
+            assert cell["execution_count"] is None
+    assert "widgets" not in raw["metadata"]
+
+
+def test_exactly_one_parameters_cell_of_literals(notebook_path):
+    nb = _read(notebook_path)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    names = []
+    for stmt in ast.parse(tagged[0].source).body:
+        assert isinstance(stmt, (ast.Assign, ast.AnnAssign)), ast.dump(stmt)
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        assert all(isinstance(t, ast.Name) for t in targets)
+        ast.literal_eval(stmt.value)  # raises on anything computed
+        names += [t.id for t in targets]
+    assert "PROFILE" in names
+    assert ast.literal_eval(
+        next(s.value for s in ast.parse(tagged[0].source).body
+             if any(getattr(t, "id", None) == "PROFILE" for t in getattr(s, "targets", [s.target])))
+    ) is None
+    following = nb.cells[nb.cells.index(tagged[0]) + 1]
+    assert "resolve_profile(PROFILE)" in following.source  # the profile is resolved right after
+
+
+def test_first_code_cell_is_the_shared_setup_cell(notebook_path):
+    assert _code(_read(notebook_path))[0].source == generate.SETUP_CELL
+
+
+def test_colab_badge_points_at_this_notebook(notebook_path):
+    intro = _read(notebook_path).cells[0]
+    assert intro.cell_type == "markdown"
+    urls = _URL.findall(intro.source)
+    assert len(urls) == 1
+    relative = notebook_path.relative_to(repo_root()).as_posix()
+    assert urls[0].endswith(f"/blob/{generate.BRANCH}/{relative}")
+    assert urls[0] == generate.colab_url(notebook_path)
+
+
+def test_every_section_ends_in_an_assert(notebook_path):
+    """Each numbered section ('## N ...') ends in a code cell holding an assert."""
+    cells = _read(notebook_path).cells
+    heads = [i for i, c in enumerate(cells)
+             if c.cell_type == "markdown" and re.match(r"##\s+\d", c.source)]
+    assert heads, "no numbered sections"
+    ends = [*heads[1:], next((i for i, c in enumerate(cells) if i > heads[-1]
+                               and c.cell_type == "markdown" and c.source.startswith("## ")),
+                              len(cells))]
+    for start, end in zip(heads, ends, strict=True):
+        code = [c for c in cells[start:end] if c.cell_type == "code"]
+        title = cells[start].source.splitlines()[0]
+        assert code and re.search(r"^\s*assert\b", code[-1].source, re.MULTILINE), title
+
+
+def test_generated_parts_are_up_to_date():
+    assert generate.stale_files(write=False) == [], "run `python -m helpers.generate`"
+
+
+def test_setup_cell_does_nothing_outside_colab(monkeypatch):
+    import subprocess
+
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("setup ran a command"))
+    exec(generate.SETUP_CELL, {})
+
+
+def test_setup_cell_in_colab_installs_the_course_but_not_torch(monkeypatch):
+    import os
+    import subprocess
+    import types
+
+    calls = []
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **k: calls.append(cmd))
+    monkeypatch.setattr(os.path, "isdir", lambda p: False)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delenv("COURSE_ROOT", raising=False)
+    exec(generate.SETUP_CELL, {})
+    monkeypatch.delenv("COURSE_ROOT", raising=False)
+    clone, install = calls
+    assert clone[:2] == ["git", "clone"] and f"https://github.com/{generate.REPOSITORY}" in clone
+    assert install[1:4] == ["-m", "pip", "install"] and clone[-1] == install[-1]
+    assert not any("torch" in part for part in install)
+    assert sys.path[0] == clone[-1]
