@@ -75,18 +75,22 @@ def find_notebooks(folder: Path, only: list[str] | None = None) -> list[Path]:
 
 
 def is_complete(source: Path, output: Path, profile: str) -> bool:
-    """True when ``output`` is a run of ``source`` with ``profile`` that finished without error
-    and is newer than ``source``."""
+    """True when ``output`` is a run of ``source`` with ``profile``, newer than ``source``, in
+    which every code cell ran to the end without an error (an interrupted cell shows one)."""
     if not output.exists() or output.stat().st_mtime < source.stat().st_mtime:
         return False
     try:
-        meta = nbformat.read(output, as_version=4).metadata.get("papermill", {})
-    except Exception:  # a half-written file from an interrupted run
+        nb = nbformat.read(output, as_version=4)
+    except Exception:  # a half-written file
         return False
-    return (
-        not meta.get("exception")
-        and meta.get("end_time") is not None
-        and meta.get("parameters", {}).get("PROFILE") == profile
+    meta = nb.metadata.get("papermill", {})
+    if meta.get("exception") or meta.get("parameters", {}).get("PROFILE") != profile:
+        return False
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    return all(
+        c.metadata.get("papermill", {}).get("status") == "completed"
+        and not any(o.get("output_type") == "error" for o in c.get("outputs", []))
+        for c in code
     )
 
 

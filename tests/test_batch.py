@@ -79,3 +79,26 @@ def test_unknown_prefix_is_a_usage_error(folder):
     result = _run("--profile", "smoke", "--notebooks", str(folder / "notebooks"), "--only", "7")
     assert result.returncode == 2
     assert "matches no notebook" in result.stderr
+
+
+def test_an_interrupted_run_keeps_finished_notebooks_and_says_how_to_resume(folder):
+    import signal
+    import time
+
+    src, out = folder / "notebooks", folder / "out"
+    _notebook(src / "02_broken.ipynb", "import time", "time.sleep(120)")  # now slow, not broken
+    run = subprocess.Popen(
+        [sys.executable, "-m", "helpers.batch", "--no-progress", "--profile", "smoke",
+         "--notebooks", str(src), "--output", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (out / "02_broken.ipynb").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)  # let the slow cell start
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode == batch.EXIT_INTERRUPTED
+    assert "Interrupted in 02_broken.ipynb" in stderr and "--resume" in stderr
+    assert batch.is_complete(src / "01_fine.ipynb", out / "01_fine.ipynb", "smoke")
+    assert not batch.is_complete(src / "02_broken.ipynb", out / "02_broken.ipynb", "smoke")

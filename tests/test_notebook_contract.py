@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from helpers import generate
-from helpers.config import repo_root
+from helpers.config import notebooks_dir, repo_root
 
 _URL = re.compile(r"\]\((https://colab\.research\.google\.com/github/[^)]+)\)")
 
@@ -24,12 +24,12 @@ def _code(nb):
     return [c for c in nb.cells if c.cell_type == "code"]
 
 
-def test_there_are_notebooks_numbered_in_order(notebook_path):
-    from tests.conftest import NOTEBOOKS
-
-    numbers = [p.name[:2] for p in NOTEBOOKS]
-    assert numbers == sorted(set(numbers)), "two notebooks share a number"
-    assert re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", notebook_path.name)
+def test_notebooks_are_numbered_once_each():
+    names = sorted(p.name for p in notebooks_dir().glob("*.ipynb"))
+    assert names, "no notebooks"
+    assert all(re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", n) for n in names), names
+    numbers = [n[:2] for n in names]
+    assert len(numbers) == len(set(numbers)), "two notebooks share a number"
 
 
 def test_valid_nbformat(notebook_path):
@@ -49,18 +49,14 @@ def test_exactly_one_parameters_cell_of_literals(notebook_path):
     nb = _read(notebook_path)
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1
-    names = []
+    values = {}
     for stmt in ast.parse(tagged[0].source).body:
         assert isinstance(stmt, (ast.Assign, ast.AnnAssign)), ast.dump(stmt)
         targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
         assert all(isinstance(t, ast.Name) for t in targets)
-        ast.literal_eval(stmt.value)  # raises on anything computed
-        names += [t.id for t in targets]
-    assert "PROFILE" in names
-    assert ast.literal_eval(
-        next(s.value for s in ast.parse(tagged[0].source).body
-             if any(getattr(t, "id", None) == "PROFILE" for t in getattr(s, "targets", [s.target])))
-    ) is None
+        for target in targets:
+            values[target.id] = ast.literal_eval(stmt.value)  # raises on anything computed
+    assert "PROFILE" in values and values["PROFILE"] is None
     following = nb.cells[nb.cells.index(tagged[0]) + 1]
     assert "resolve_profile(PROFILE)" in following.source  # the profile is resolved right after
 
