@@ -22,11 +22,16 @@ $(STAMP): pyproject.toml
 course: $(STAMP)
 	$(PY) -m helpers.batch $(if $(PROFILE),--profile $(PROFILE)) $(if $(ONLY),--only $(ONLY))
 
+# The tests must leave the work tree as they found it: git status is compared before and after.
+GIT_STATUS := git status --porcelain --untracked-files=all 2>/dev/null
+
 test: $(STAMP)
+	@$(GIT_STATUS) > $(VENV)/git-status.before
 	$(PY) -m ruff check .
 	OMP_NUM_THREADS=$(TEST_THREADS) COURSE_PROFILE=smoke $(PY) -m pytest tests
 	OMP_NUM_THREADS=$(TEST_THREADS) COURSE_PROFILE=smoke $(PY) -m pytest --nbval-lax -p no:cacheprovider notebooks
-	@git status --porcelain --untracked-files=all | grep . && { echo "make test left the work tree changed (above)"; exit 1; } || true
+	@$(GIT_STATUS) | diff $(VENV)/git-status.before - \
+		|| { echo "make test changed the work tree (the lines marked > above)"; exit 1; }
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
