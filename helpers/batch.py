@@ -124,7 +124,12 @@ def run_notebook(source: Path, output: Path, profile: str, progress: bool = True
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.batch", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.batch",
+        description="Run the course's notebooks in order with papermill.",
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--profile", choices=sorted(config.PROFILES), default=None,
                         help="smoke, cpu or full; default: $COURSE_PROFILE, else full on CUDA, cpu otherwise")
     parser.add_argument("--only", nargs="+", metavar="PREFIX", help="run only these notebooks (e.g. 01 03)")
@@ -137,13 +142,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
     args = parser.parse_args(argv)
 
-    profile = config.resolve_profile(args.profile)
-    folder = args.notebooks or config.notebooks_dir()
-    out_dir = args.output or config.runs_dir(profile)
     try:
+        profile = config.resolve_profile(args.profile)
+        folder = args.notebooks or config.notebooks_dir()
         notebooks = find_notebooks(folder, args.only)
     except ValueError as err:
         parser.error(str(err))
+    out_dir = args.output or config.runs_dir(profile)
     if not notebooks:
         parser.error(f"no notebooks named NN_*.ipynb in {folder}")
 

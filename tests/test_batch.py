@@ -102,3 +102,10 @@ def test_an_interrupted_run_keeps_finished_notebooks_and_says_how_to_resume(fold
     assert "Interrupted in 02_broken.ipynb" in stderr and "--resume" in stderr
     assert batch.is_complete(src / "01_fine.ipynb", out / "01_fine.ipynb", "smoke")
     assert not batch.is_complete(src / "02_broken.ipynb", out / "02_broken.ipynb", "smoke")
+
+
+def test_a_bad_profile_in_the_environment_is_a_usage_error(folder, monkeypatch):
+    monkeypatch.setenv("COURSE_PROFILE", "gpu")
+    result = _run("--notebooks", str(folder / "notebooks"))
+    assert result.returncode == 2
+    assert "$COURSE_PROFILE must be one of 'smoke', 'cpu', 'full'; got 'gpu'" in result.stderr
