@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -28,8 +30,8 @@ def test_gaussian_window_sums_to_one_and_is_symmetric():
     assert abs(w.sum().item() - 1) < 1e-15
     assert torch.equal(w, w.flip(0))
     assert w.argmax().item() == 5
-    # the published 11-tap, sigma 1.5 window: centre weight 0.2660 (Wang et al. 2004)
-    assert abs(w[5].item() - 0.26596) < 1e-4
+    # the centre of a unit-area Gaussian is 1 / (sqrt(2 pi) sigma); 11 taps lose almost nothing
+    assert abs(w[5].item() - 1 / (math.sqrt(2 * math.pi) * 1.5)) < 1e-4
 
 
 def test_gaussian_window_in_float32_is_built_in_float64_first():
