@@ -148,5 +148,5 @@ def sliding_window_moments(x: np.ndarray, y: np.ndarray, window2d: np.ndarray) -
     var_x = np.einsum("ijkl,kl->ij", dx * dx, w)
     var_y = np.einsum("ijkl,kl->ij", dy * dy, w)
     cov_xy = np.einsum("ijkl,kl->ij", dx * dy, w)
-    as_map = lambda a: torch.from_numpy(np.ascontiguousarray(a))[None, None]  # noqa: E731
-    return LocalMoments(*(as_map(a) for a in (mu_x, mu_y, var_x, var_y, cov_xy)))
+    maps = (mu_x, mu_y, var_x, var_y, cov_xy)  # each (H-k+1, W-k+1)
+    return LocalMoments(*(torch.from_numpy(np.ascontiguousarray(m))[None, None] for m in maps))
