@@ -1,5 +1,6 @@
 # Two commands, each doing its own set-up in .venv on a fresh clone:
-#   make course [PROFILE=smoke|cpu|full]   run every notebook with papermill into runs/<profile>/
+#   make course [PROFILE=smoke|cpu|full] [ONLY=01] [RESUME=1]
+#                                          run the notebooks with papermill into runs/<profile>/
 #   make test                              unit tests, notebook contract, notebooks under nbval (smoke)
 
 PYTHON ?= python3
@@ -20,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 course: $(STAMP)
-	$(PY) -m helpers.batch $(if $(PROFILE),--profile $(PROFILE)) $(if $(ONLY),--only $(ONLY))
+	$(PY) -m helpers.batch $(if $(PROFILE),--profile $(PROFILE)) $(if $(ONLY),--only $(ONLY)) $(if $(RESUME),--resume)
 
 # The tests must leave the work tree as they found it: git status is compared before and after.
 GIT_STATUS := git status --porcelain --untracked-files=all 2>/dev/null

@@ -61,7 +61,7 @@ def find_notebooks(folder: Path, only: list[str] | None = None) -> list[Path]:
     """The ``NN_*.ipynb`` notebooks of ``folder`` in order; with ``only``, those whose name
     starts with one of its prefixes (``"01"``, ``"01_variance"``). Raises ``ValueError`` when a
     prefix matches nothing."""
-    notebooks = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb") if p.is_file())
+    notebooks = config.course_notebooks(folder)
     if not only:
         return notebooks
     chosen = []
@@ -169,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_FAILED
         except KeyboardInterrupt:
             print(f"\nInterrupted in {source.name}. Finished notebooks are kept in {out_dir}; "
-                  "run again with --resume to go on from here.", file=sys.stderr, flush=True)
+                  "run again with --resume (make course RESUME=1) to go on from here.",
+                  file=sys.stderr, flush=True)
             return EXIT_INTERRUPTED
         timings.append((source.stem, f"{seconds:.1f} s"))
 

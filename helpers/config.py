@@ -136,6 +136,12 @@ def notebooks_dir() -> Path:
     return repo_root() / "notebooks"
 
 
+def course_notebooks(folder: Path | None = None) -> list[Path]:
+    """The course's notebooks, ``NN_*.ipynb``, in order, from ``folder`` (default: ``notebooks/``)."""
+    folder = notebooks_dir() if folder is None else folder
+    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb") if p.is_file())
+
+
 def data_dir() -> Path:
     """``data/``: downloaded or staged data sets (git-ignored apart from its README)."""
     return repo_root() / "data"

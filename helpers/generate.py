@@ -20,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 
-from helpers.config import notebooks_dir, repo_root
+from helpers.config import course_notebooks, repo_root
 
 REPOSITORY = "ssim-course/ssim-course"  # owner/name on GitHub; a fork changes it here only
 BRANCH = "main"
@@ -115,7 +115,7 @@ def render_readme(text: str, notebooks: list[Path]) -> str:
 
 def stale_files(write: bool) -> list[Path]:
     """The notebooks and README whose generated parts are out of date; with ``write``, fix them."""
-    notebooks = sorted(notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
+    notebooks = course_notebooks()
     readme = repo_root() / "README.md"
     wanted = {path: render_notebook(path) for path in notebooks}
     wanted[readme] = render_readme(readme.read_text(), notebooks)

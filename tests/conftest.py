@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers.config import notebooks_dir
+from helpers.config import course_notebooks
 
 torch.set_num_threads(1)
 
-NOTEBOOKS = sorted(notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = course_notebooks()
 
 
 @pytest.fixture(params=NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
