@@ -1,0 +1,249 @@
+"""Speed and memory of the course's SSIM and MS-SSIM against peer libraries, printed as ratios.
+
+    .venv/bin/python benchmarks/ssim_speed.py [--device cpu|cuda] [--threads 1] [--repeats 15]
+
+1. Forward + backward together (the cost of a loss in training), at the course's shapes. Every
+   contender runs once per round, rounds interleave them, and the median time of each is divided by
+   the faster of piqa and pytorch-msssim: below 1 is faster, 0.5 is twice as fast. kornia and
+   torchmetrics are listed when installed (``pip install -e '.[bench]'``).
+2. Memory kept for the backward pass: the bytes of the distinct tensors autograd saves, as a ratio to
+   piqa's (CPU and CUDA alike; on CUDA the peak allocated memory is printed as a ratio too).
+3. The cost of adding ``0.5 * (1 - SSIM)`` to an MSE loss in a training step of a small CIFAR-sized
+   convolutional autoencoder, as the median over interleaved steps of (step with SSIM) / (step
+   with MSE alone) - 1.
+
+Only ratios are printed: absolute times on a shared machine mean little.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from helpers.ssim import ms_ssim, ssim
+
+SSIM_SHAPES = [(128, 3, 32, 32), (64, 3, 64, 64), (32, 1, 128, 128), (8, 3, 256, 256)]
+MS_SSIM_SHAPES = [(8, 3, 256, 256), (32, 1, 256, 256)]
+PEERS = ("piqa", "pytorch-msssim")  # the ratios' reference: the faster of these two
+
+Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _optional(module: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
+def ssim_contenders(channels: int, device: torch.device) -> dict[str, Metric]:
+    """SSIM as a mean over the batch, 11-tap Gaussian window, sigma 1.5, data range 1."""
+    piqa = importlib.import_module("piqa")
+    pytorch_msssim = importlib.import_module("pytorch_msssim")
+    piqa_ssim = piqa.SSIM(n_channels=channels).to(device)
+    found: dict[str, Metric] = {
+        "course": lambda x, y: ssim(x, y),
+        "piqa": piqa_ssim,
+        "pytorch-msssim": lambda x, y: pytorch_msssim.ssim(x, y, data_range=1.0),
+    }
+    kornia = _optional("kornia")
+    if kornia is not None:
+        found["kornia"] = lambda x, y: kornia.metrics.ssim(x, y, 11, padding="valid").mean()
+    tm = _optional("torchmetrics.functional.image")
+    if tm is not None:
+        found["torchmetrics"] = lambda x, y: tm.structural_similarity_index_measure(x, y, data_range=1.0)
+    return found
+
+
+def ms_ssim_contenders(channels: int, device: torch.device) -> dict[str, Metric]:
+    """MS-SSIM with the five standard weights, 11-tap window, data range 1."""
+    piqa = importlib.import_module("piqa")
+    pytorch_msssim = importlib.import_module("pytorch_msssim")
+    piqa_ms_ssim = piqa.MS_SSIM(n_channels=channels).to(device)
+    found: dict[str, Metric] = {
+        "course": lambda x, y: ms_ssim(x, y),
+        "piqa": piqa_ms_ssim,
+        "pytorch-msssim": lambda x, y: pytorch_msssim.ms_ssim(x, y, data_range=1.0),
+    }
+    tm = _optional("torchmetrics.functional.image")
+    if tm is not None:
+        found["torchmetrics"] = lambda x, y: tm.multiscale_structural_similarity_index_measure(
+            x, y, data_range=1.0
+        )
+    return found
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _forward_backward(metric: Metric, x: torch.Tensor, y: torch.Tensor) -> None:
+    prediction = x.clone().requires_grad_()
+    (1 - metric(prediction, y)).backward()
+
+
+def time_interleaved(
+    contenders: dict[str, Callable[[], None]], repeats: int, device: torch.device, warmup: int = 2
+) -> dict[str, float]:
+    """Median seconds of each callable, run in rounds that alternate them (round-robin, rotating)."""
+    names = list(contenders)
+    for _ in range(warmup):
+        for name in names:
+            contenders[name]()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(repeats):
+        order = names[round_ % len(names):] + names[: round_ % len(names)]
+        for name in order:
+            _sync(device)
+            start = time.perf_counter()
+            contenders[name]()
+            _sync(device)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def saved_bytes(metric: Metric, x: torch.Tensor, y: torch.Tensor) -> int:
+    """Bytes of the distinct storages autograd keeps for the backward of ``metric(x, y)``."""
+    storages: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    prediction = x.clone().requires_grad_()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        value = metric(prediction, y)
+    del value
+    return sum(storages.values())
+
+
+def peak_cuda_bytes(metric: Metric, x: torch.Tensor, y: torch.Tensor) -> int:
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    _forward_backward(metric, x, y)
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() - before
+
+
+def image_pair(shape: tuple[int, ...], device: torch.device, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A smooth random image in [0, 1] and a noisy copy: (N, C, H, W) each, float32."""
+    generator = torch.Generator().manual_seed(seed)
+    n, c, h, w = shape
+    coarse = torch.rand(n, c, max(h // 8, 2), max(w // 8, 2), generator=generator)
+    x = F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False)
+    y = (x + 0.1 * torch.randn(shape, generator=generator)).clamp(0, 1)
+    return x.to(device), y.to(device)
+
+
+def compare(title: str, shapes, make_contenders, repeats: int, device: torch.device) -> None:
+    print(f"\n{title}: forward + backward time and saved memory, as ratios to the faster of piqa and "
+          f"pytorch-msssim (time) and to piqa (memory); lower is better")
+    for shape in shapes:
+        x, y = image_pair(shape, device)
+        contenders = make_contenders(shape[1], device)
+        medians = time_interleaved(
+            {name: (lambda m=metric: _forward_backward(m, x, y)) for name, metric in contenders.items()},
+            repeats, device,
+        )
+        reference = min(medians[p] for p in PEERS)
+        memory = {name: saved_bytes(metric, x, y) for name, metric in contenders.items()}
+        label = "x".join(map(str, shape))
+        cells = "  ".join(f"{name} {medians[name] / reference:5.2f}" for name in contenders)
+        print(f"  {label:>14}  time: {cells}")
+        cells = "  ".join(f"{name} {memory[name] / memory['piqa']:5.2f}" for name in contenders)
+        print(f"  {'':>14}  saved memory: {cells}")
+        if device.type == "cuda":
+            peak = {name: peak_cuda_bytes(metric, x, y) for name, metric in contenders.items()}
+            cells = "  ".join(f"{name} {peak[name] / peak['piqa']:5.2f}" for name in contenders)
+            print(f"  {'':>14}  peak CUDA memory: {cells}")
+
+
+class TinyAutoencoder(nn.Module):
+    """A CIFAR-sized convolutional autoencoder: (N, 3, 32, 32) in [0, 1] -> the same."""
+
+    def __init__(self, width: int = 128) -> None:
+        super().__init__()
+        self.encoder = nn.Sequential(
+            nn.Conv2d(3, width, 4, 2, 1), nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 4, 2, 1), nn.ReLU(),
+            nn.Conv2d(2 * width, 2 * width, 3, 1, 1), nn.ReLU(),
+        )
+        self.decoder = nn.Sequential(
+            nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.ReLU(),
+            nn.ConvTranspose2d(width, 3, 4, 2, 1), nn.Sigmoid(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))
+
+
+def training_overhead(steps: int, device: torch.device, batch: int = 128) -> None:
+    import piqa
+    import pytorch_msssim
+
+    torch.manual_seed(0)
+    model = TinyAutoencoder().to(device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
+    images, _ = image_pair((batch, 3, 32, 32), device)
+    piqa_ssim = piqa.SSIM(n_channels=3).to(device)
+    objectives: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+        "MSE": F.mse_loss,
+        "course": lambda out, x: F.mse_loss(out, x) + 0.5 * (1 - ssim(out, x)),
+        "piqa": lambda out, x: F.mse_loss(out, x) + 0.5 * (1 - piqa_ssim(out, x)),
+        "pytorch-msssim": lambda out, x: F.mse_loss(out, x) + 0.5 * (
+            1 - pytorch_msssim.ssim(out, x, data_range=1.0)
+        ),
+    }
+
+    def step(objective) -> None:
+        optimiser.zero_grad(set_to_none=True)
+        objective(model(images), images).backward()
+        optimiser.step()
+
+    names = list(objectives)
+    for name in names:  # warm-up
+        step(objectives[name])
+    ratios: dict[str, list[float]] = {name: [] for name in names[1:]}
+    for round_ in range(steps):
+        times = time_interleaved({n: (lambda o=objectives[n]: step(o)) for n in names}, 1, device, warmup=0)
+        del round_
+        for name in names[1:]:
+            ratios[name].append(times[name] / times["MSE"])
+    print(f"\nTraining step of a {batch}x3x32x32 convolutional autoencoder: extra time of "
+          f"MSE + 0.5 (1 - SSIM) over MSE alone (median of {steps} interleaved rounds)")
+    for name in names[1:]:
+        print(f"  {name:>15}  {100 * (statistics.median(ratios[name]) - 1):+5.1f} %")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
+    parser.add_argument("--repeats", type=int, default=15, help="timed rounds per shape (default 15)")
+    parser.add_argument("--steps", type=int, default=30, help="training rounds (default 30)")
+    parser.add_argument("--skip-training", action="store_true", help="leave out the training-step part")
+    args = parser.parse_args(argv)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device is available here")
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} thread(s), "
+          f"{args.repeats} rounds")
+    compare("SSIM", SSIM_SHAPES, ssim_contenders, args.repeats, device)
+    compare("MS-SSIM", MS_SSIM_SHAPES, ms_ssim_contenders, args.repeats, device)
+    if not args.skip_training:
+        training_overhead(args.steps, device)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,428 @@
+"""SSIM and MS-SSIM, written from their definitions, with an analytic gradient.
+
+SSIM (Wang, Bovik, Sheikh & Simoncelli 2004, equation 13) compares two images window by window::
+
+    SSIM = l * cs,   l  = (2 mu_x mu_y + C1) / (mu_x^2 + mu_y^2 + C1)              (luminance)
+                     cs = (2 sigma_xy + C2) / (sigma_x^2 + sigma_y^2 + C2)         (contrast-structure)
+
+with C1 = (k1 L)^2, C2 = (k2 L)^2, L the data range, and the local statistics taken under an
+11-tap Gaussian window of sigma 1.5 (notebook 01). The definition used here, and by the reference
+implementations it is tested against (scikit-image with ``gaussian_weights=True``,
+``use_sample_covariance=False``; Wang's MATLAB ``ssim.m``):
+
+- valid filtering: a window never leaves the image, so no padding value enters a statistic;
+- population (weighted) variances and covariance, through the identities of notebook 01, computed
+  after subtracting one constant per image pair (exact algebraically, and it avoids float32
+  cancellation), with variances clamped at 0 against rounding;
+- each channel scored on its own, one value per image and channel = the mean of its SSIM map.
+
+MS-SSIM (Wang, Simoncelli & Bovik 2003) multiplies the mean cs of scales 1..M-1 and the mean SSIM of
+scale M, each raised to its weight, halving the images between scales by 2x2 means (an odd last
+row or column is averaged with itself, as in MATLAB's ``msssim.m`` and TensorFlow). Negative values
+are clipped at 0 before the powers, as TensorFlow does.
+
+Gradients do not go through autograd's record of the five filterings: :class:`_MeanSimilarity`
+builds the three pointwise derivative maps in the forward pass and applies the transposed filter
+once in the backward (see :func:`_similarity_terms`). That is faster and keeps less memory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from helpers.local_stats import filter_valid, gaussian_window
+
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "GRADIENT_FLOOR",
+    "MSSSIMLoss",
+    "SSIMLoss",
+    "gaussian_window",
+    "ms_ssim",
+    "ms_ssim_min_size",
+    "ms_ssim_weights_for_size",
+    "ssim",
+    "ssim_map",
+]
+
+#: The five scale weights of Wang, Simoncelli & Bovik (2003), finest scale first.
+DEFAULT_WEIGHTS: tuple[float, ...] = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+#: In MS-SSIM the derivative of ``v ** w`` (``w v^(w-1)``, infinite at ``v = 0`` for ``w < 1``) is
+#: taken at ``max(v, GRADIENT_FLOOR)``: exact for ``v >= 1e-4``, bounded by ``w * 1e-4^(w-1)`` below.
+GRADIENT_FLOOR = 1e-4
+
+_REDUCTIONS = ("mean", "none")
+
+
+# --------------------------------------------------------------------------------------------
+# Checks
+# --------------------------------------------------------------------------------------------
+
+
+def _check_arguments(
+    x: Tensor, y: Tensor, data_range: float, window_size: int, sigma: float, k1: float, k2: float,
+    reduction: str,
+) -> None:
+    for name, t in (("x", x), ("y", y)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor; got {type(t).__name__}")
+        if t.dim() != 4:
+            raise ValueError(f"{name} must have 4 dimensions (N, C, H, W); got shape {tuple(t.shape)}")
+        if not t.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor; got dtype {t.dtype}")
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have the same shape; got {tuple(x.shape)} and {tuple(y.shape)}")
+    if x.dtype != y.dtype or x.device != y.device:
+        raise ValueError(
+            f"x and y must have one dtype and device; got {x.dtype} on {x.device} and {y.dtype} on {y.device}"
+        )
+    if isinstance(window_size, bool) or not isinstance(window_size, int) or window_size < 1 or window_size % 2 == 0:
+        raise ValueError(f"window_size must be an odd positive int; got {window_size!r}")
+    if min(x.shape[-2:]) < window_size:
+        raise ValueError(
+            f"x and y must be at least window_size x window_size = {window_size}x{window_size} pixels; "
+            f"got {x.shape[-2]}x{x.shape[-1]}"
+        )
+    for name, value in (("data_range", data_range), ("sigma", sigma), ("k1", k1), ("k2", k2)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f"{name} must be a positive number; got {value!r}")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}; got {reduction!r}")
+    _check_values(x, y, data_range)
+
+
+def _check_values(x: Tensor, y: Tensor, data_range: float) -> None:
+    """No NaN, and values in [0, data_range] up to a few roundings of the dtype."""
+    tolerance = data_range * max(1e-6, 4 * torch.finfo(x.dtype).eps)
+    for name, t in (("x", x), ("y", y)):
+        low, high = (v.item() for v in torch.aminmax(t.detach()))  # NaN propagates to both
+        if math.isnan(low) or math.isnan(high):
+            raise ValueError(f"{name} contains NaN; SSIM is defined for finite images only")
+        if low < -tolerance or high > data_range + tolerance:
+            raise ValueError(
+                f"{name} must have values in [0, data_range] = [0, {data_range:g}]; got values in "
+                f"[{low:.6g}, {high:.6g}]. Pass the range the images are in as data_range "
+                f"(255 for 8-bit values), or map them into [0, {data_range:g}] first."
+            )
+
+
+def ms_ssim_min_size(window_size: int = 11, scales: int = len(DEFAULT_WEIGHTS)) -> int:
+    """The smallest image side (pixels) for which MS-SSIM with ``scales`` scales is defined.
+
+    The coarsest scale has side ``ceil(side / 2^(scales-1))`` and must hold one window:
+    ``(window_size - 1) * 2^(scales - 1) + 1``, i.e. 161 px for 5 scales of an 11-tap window.
+    """
+    return (window_size - 1) * 2 ** (scales - 1) + 1
+
+
+def ms_ssim_weights_for_size(
+    side: int, window_size: int = 11, weights: Sequence[float] = DEFAULT_WEIGHTS
+) -> tuple[float, ...]:
+    """The small-image policy: the first scales of ``weights`` that fit ``side``, renormalised to sum 1.
+
+    An image of ``side`` pixels (its smaller side) supports the largest ``M`` with
+    ``ms_ssim_min_size(window_size, M) <= side``; the first ``M`` weights are kept and scaled so that
+    their sum equals that of ``weights``. E.g. 32 px and 11 taps keep 2 scales; 28 px and 7 taps keep 3.
+    Notebook 03 measures the bias of this policy against the 5-scale value.
+    """
+    if side < window_size:
+        raise ValueError(f"side must be at least window_size = {window_size} pixels; got {side}")
+    scales = max(m for m in range(1, len(weights) + 1) if ms_ssim_min_size(window_size, m) <= side)
+    kept = weights[:scales]
+    return tuple(w * sum(weights) / sum(kept) for w in kept)
+
+
+# --------------------------------------------------------------------------------------------
+# The similarity maps and their derivatives
+# --------------------------------------------------------------------------------------------
+
+
+def _similarity_terms(
+    x: Tensor, y: Tensor, window: Tensor, c1: float, c2: float, luminance: bool,
+    wrt: tuple[bool, bool] = (False, False),
+) -> tuple[Tensor, Tensor | None, Tensor]:
+    """The SSIM map (or the cs map when ``luminance`` is False) and what its backward needs.
+
+    ``x``, ``y``: ``(N, C, H, W)``. Returns ``(similarity, coefficients, shift)``: the map
+    ``(N, C, H', W')`` with ``H' = H - k + 1``; the pointwise derivative maps of the similarity with
+    respect to the local statistics of the images ``wrt`` asks for (x, y), stacked ``(N, K, C, H', W')``
+    (``None`` if neither); and ``shift`` ``(N, 1, 1, 1)``, the constant subtracted from both images
+    (``xc = x - shift``, ``yc = y - shift``) before the moments are taken.
+
+    The map depends on the images only through ``mu = G xc``, ``E[xc^2] = G xc^2`` and
+    ``E[xc yc] = G (xc yc)`` (``G`` the valid filtering), so with ``D_m = d(map)/d(statistic m)``
+    the gradient of ``sum(map * g)`` is::
+
+        d/dx = G^T(g D_mux) + 2 xc G^T(g D_exx) + yc G^T(g D_exy)            (K = 3: mux, exx, exy)
+        d/dy = G^T(g D_muy) + 2 yc G^T(g D_eyy) + xc G^T(g D_exy)            (K = 3: muy, eyy, exy)
+
+    and both together stack ``[mux, exx, exy, muy, eyy]`` (K = 5).
+    """
+    n, c, h, w = x.shape
+    k = window.numel()
+    shift = (x.mean(dim=(1, 2, 3), keepdim=True) + y.mean(dim=(1, 2, 3), keepdim=True)) / 2
+    stack = x.new_empty(n, 5, c, h, w)
+    xc = torch.sub(x, shift, out=stack[:, 0])
+    yc = torch.sub(y, shift, out=stack[:, 1])
+    torch.mul(xc, xc, out=stack[:, 2])
+    torch.mul(yc, yc, out=stack[:, 3])
+    torch.mul(xc, yc, out=stack[:, 4])
+    stats = filter_valid(stack.view(n, 5 * c, h, w), window).view(n, 5, c, h - k + 1, w - k + 1)
+    del stack, xc, yc
+    mx, my, exx, eyy, exy = stats.unbind(1)  # centred moments, (N, C, H', W') each
+    var_x = torch.addcmul(exx, mx, mx, value=-1)
+    var_y = torch.addcmul(eyy, my, my, value=-1)
+    cov = torch.addcmul(exy, mx, my, value=-1)
+    b2 = var_x.clamp_min(0).add_(var_y.clamp_min(0)).add_(c2)
+    cs = cov.mul(2).add_(c2).div_(b2)
+    if luminance:
+        ux, uy = mx + shift, my + shift  # the means of the images themselves
+        b1 = torch.addcmul(ux * ux, uy, uy).add_(c1)
+        lum = torch.mul(ux, uy).mul_(2).add_(c1).div_(b1)
+        similarity = lum * cs
+    else:
+        similarity = cs
+    if not any(wrt):
+        return similarity, None, shift
+    # d/d(var) = -similarity / b2 where var > 0 (0 where the clamp holds); d/d(cov) = 2 lum / b2
+    d_var = -similarity / b2
+    d_exy = (2 * lum if luminance else torch.full_like(b2, 2.0)).div_(b2)
+    if luminance:  # d(lum)/d(ux) = 2 (uy - lum ux) / b1, times cs
+        cs_over_b1 = cs.mul_(2).div_(b1)
+    columns = []
+    for wanted, m_self, m_other, var, u_self, u_other in (
+        (wrt[0], mx, my, var_x, ux if luminance else None, uy if luminance else None),
+        (wrt[1], my, mx, var_y, uy if luminance else None, ux if luminance else None),
+    ):
+        if not wanted:
+            continue
+        d_e = d_var * (var > 0)
+        # var = E[xc^2] - mu^2 and cov = E[xc yc] - mu_x mu_y depend on the means too
+        d_mu = (m_self * d_e).mul_(-2).sub_(m_other * d_exy)
+        if luminance:
+            d_mu.add_(torch.addcmul(u_other, lum, u_self, value=-1).mul_(cs_over_b1))
+        columns += [d_mu, d_e]
+        if len(columns) == 2:
+            columns.append(d_exy)
+    return similarity, torch.stack(columns, dim=1), shift
+
+
+def _filter_transpose(maps: Tensor, window: Tensor) -> Tensor:
+    """The adjoint of :func:`filter_valid`: ``(N, C, H', W')`` -> ``(N, C, H' + k - 1, W' + k - 1)``."""
+    k = window.numel()
+    padded = F.pad(maps, (k - 1, k - 1, k - 1, k - 1))
+    return filter_valid(padded, window.flip(0))
+
+
+class _MeanSimilarity(torch.autograd.Function):
+    """``(x, y) -> (N, C)``: the mean of each image's and channel's SSIM map (or cs map)."""
+
+    @staticmethod
+    def forward(ctx, x, y, window, c1, c2, luminance):
+        wrt = (ctx.needs_input_grad[0], ctx.needs_input_grad[1])
+        similarity, coefficients, shift = _similarity_terms(x, y, window, c1, c2, luminance, wrt)
+        if any(wrt):
+            ctx.wrt = wrt
+            ctx.save_for_backward(coefficients, x, y, shift, window)
+        return similarity.mean(dim=(2, 3))
+
+    @staticmethod
+    def backward(ctx, grad):
+        coefficients, x, y, shift, window = ctx.saved_tensors
+        n, maps, c, h, w = coefficients.shape
+        # the mean over the H' x W' positions of each (image, channel)
+        weighted = coefficients * (grad / (h * w))[:, None, :, None, None]
+        g = _filter_transpose(weighted.view(n, maps * c, h, w), window).view(n, maps, c, *x.shape[-2:])
+        xc, yc = x - shift, y - shift
+        grad_x = grad_y = None
+        if ctx.wrt[0]:  # g = [mux, exx, exy, (muy, eyy)]
+            grad_x = torch.addcmul(g[:, 0], xc, g[:, 1], value=2).addcmul_(yc, g[:, 2])
+        if ctx.wrt[1]:  # g = [muy, eyy, exy] or [mux, exx, exy, muy, eyy]
+            first = 3 if ctx.wrt[0] else 0
+            grad_y = torch.addcmul(g[:, first], yc, g[:, first + 1], value=2).addcmul_(xc, g[:, 2])
+        return grad_x, grad_y, None, None, None, None
+
+
+def _compute_dtype(x: Tensor) -> torch.dtype:
+    """float16 and bfloat16 are computed in float32; float32 and float64 as they are."""
+    return torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
+
+
+def _reduce(per_channel: Tensor, reduction: str) -> Tensor:
+    per_image = per_channel.mean(dim=1)  # (N,)
+    return per_image.mean() if reduction == "mean" else per_image
+
+
+# --------------------------------------------------------------------------------------------
+# SSIM
+# --------------------------------------------------------------------------------------------
+
+
+def ssim(
+    x: Tensor,
+    y: Tensor,
+    data_range: float = 1.0,
+    window_size: int = 11,
+    sigma: float = 1.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
+    reduction: str = "mean",
+) -> Tensor:
+    """The structural similarity of ``x`` and ``y``.
+
+    ``x``, ``y``: ``(N, C, H, W)`` with values in ``[0, data_range]``, ``H, W >= window_size``, any
+    ``C``; float16, bfloat16, float32 or float64 (half precision is computed in float32).
+    Each image and channel is scored by the mean of its SSIM map; channels are averaged.
+    Returns a scalar in ``[-1, 1]`` (``reduction="mean"``, the mean over images) or one value per
+    image, ``(N,)`` (``reduction="none"``), in the compute dtype. Differentiable in ``x`` and ``y``.
+    """
+    _check_arguments(x, y, data_range, window_size, sigma, k1, k2, reduction)
+    dtype = _compute_dtype(x)
+    window = gaussian_window(window_size, sigma, dtype=dtype, device=x.device)
+    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
+    per_channel = _MeanSimilarity.apply(x.to(dtype), y.to(dtype), window, c1, c2, True)
+    return _reduce(per_channel, reduction)
+
+
+def ssim_map(
+    x: Tensor,
+    y: Tensor,
+    data_range: float = 1.0,
+    window_size: int = 11,
+    sigma: float = 1.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
+) -> Tensor:
+    """The SSIM map: ``(N, C, H - k + 1, W - k + 1)``, one value in ``[-1, 1]`` per window position.
+
+    Same inputs and definition as :func:`ssim`, whose per-channel values are this map's means.
+    Differentiable through autograd.
+    """
+    _check_arguments(x, y, data_range, window_size, sigma, k1, k2, "none")
+    dtype = _compute_dtype(x)
+    window = gaussian_window(window_size, sigma, dtype=dtype, device=x.device)
+    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
+    similarity, _, _ = _similarity_terms(x.to(dtype), y.to(dtype), window, c1, c2, luminance=True)
+    return similarity
+
+
+# --------------------------------------------------------------------------------------------
+# MS-SSIM
+# --------------------------------------------------------------------------------------------
+
+
+class _ClippedPower(torch.autograd.Function):
+    """``max(v, 0) ** w`` whose derivative is taken at ``max(v, GRADIENT_FLOOR)`` (0 where v <= 0)."""
+
+    @staticmethod
+    def forward(ctx, values, weights):
+        ctx.save_for_backward(values, weights)
+        return values.clamp_min(0) ** weights
+
+    @staticmethod
+    def backward(ctx, grad):
+        values, weights = ctx.saved_tensors
+        slope = weights * values.clamp_min(GRADIENT_FLOOR) ** (weights - 1)
+        return grad * torch.where(values > 0, slope, torch.zeros_like(slope)), None
+
+
+def _halve(x: Tensor) -> Tensor:
+    """2x2 means; an odd last row or column is averaged with itself. ``(N, C, ceil(H/2), ceil(W/2))``."""
+    h, w = x.shape[-2:]
+    if h % 2 or w % 2:
+        x = F.pad(x, (0, w % 2, 0, h % 2), mode="replicate")
+    return F.avg_pool2d(x, 2)
+
+
+def ms_ssim(
+    x: Tensor,
+    y: Tensor,
+    data_range: float = 1.0,
+    window_size: int = 11,
+    sigma: float = 1.5,
+    weights: Sequence[float] = DEFAULT_WEIGHTS,
+    k1: float = 0.01,
+    k2: float = 0.03,
+    reduction: str = "mean",
+) -> Tensor:
+    """The multi-scale structural similarity of ``x`` and ``y``.
+
+    ``x``, ``y``: ``(N, C, H, W)`` as for :func:`ssim`, with ``H, W >= ms_ssim_min_size(window_size,
+    len(weights))`` (161 px for the default 5 scales and 11 taps). ``weights``: one exponent per
+    scale, finest first. Per image and channel::
+
+        MS-SSIM = prod_{j<M} max(cs_j, 0)^w_j * max(SSIM_M, 0)^w_M
+
+    with ``cs_j``, ``SSIM_M`` the map means at scale ``j`` (images halved ``j - 1`` times); channels
+    are then averaged. Returns a scalar in ``[0, 1]`` (``"mean"``) or ``(N,)`` (``"none"``).
+    """
+    _check_arguments(x, y, data_range, window_size, sigma, k1, k2, reduction)
+    if isinstance(weights, (str, bytes)) or len(weights) < 1 or not all(w > 0 for w in weights):
+        raise ValueError(f"weights must be a non-empty sequence of positive numbers; got {weights!r}")
+    scales = len(weights)
+    smallest = ms_ssim_min_size(window_size, scales)
+    if min(x.shape[-2:]) < smallest:
+        side = min(x.shape[-2:])
+        raise ValueError(
+            f"MS-SSIM with {scales} scales and a {window_size}-tap window needs images of at least "
+            f"{smallest}x{smallest} pixels; got {x.shape[-2]}x{x.shape[-1]}. Options: fewer scales "
+            f"(weights=ms_ssim_weights_for_size({side}, {window_size}) keeps the scales that fit, "
+            f"renormalised), a smaller window_size, or pad the images."
+        )
+    dtype = _compute_dtype(x)
+    window = gaussian_window(window_size, sigma, dtype=dtype, device=x.device)
+    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
+    x, y = x.to(dtype), y.to(dtype)
+    values = []
+    for scale in range(scales):
+        if scale:
+            x, y = _halve(x), _halve(y)
+        values.append(_MeanSimilarity.apply(x, y, window, c1, c2, scale == scales - 1))
+    stacked = torch.stack(values)  # (M, N, C): cs of scales 1..M-1, SSIM of scale M
+    exponents = torch.tensor(weights, dtype=dtype, device=x.device)[:, None, None]
+    per_channel = _ClippedPower.apply(stacked, exponents).prod(dim=0)
+    return _reduce(per_channel, reduction)
+
+
+# --------------------------------------------------------------------------------------------
+# Losses
+# --------------------------------------------------------------------------------------------
+
+
+class SSIMLoss(nn.Module):
+    """``1 - ssim(x, y)``: 0 for identical images, at most 2. Arguments as :func:`ssim`."""
+
+    def __init__(self, data_range: float = 1.0, window_size: int = 11, sigma: float = 1.5,
+                 k1: float = 0.01, k2: float = 0.03, reduction: str = "mean") -> None:
+        super().__init__()
+        self.options = dict(data_range=data_range, window_size=window_size, sigma=sigma, k1=k1, k2=k2,
+                            reduction=reduction)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        return 1 - ssim(x, y, **self.options)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+
+
+class MSSSIMLoss(nn.Module):
+    """``1 - ms_ssim(x, y)``: in ``[0, 1]``, 0 for identical images. Arguments as :func:`ms_ssim`."""
+
+    def __init__(self, data_range: float = 1.0, window_size: int = 11, sigma: float = 1.5,
+                 weights: Sequence[float] = DEFAULT_WEIGHTS, k1: float = 0.01, k2: float = 0.03,
+                 reduction: str = "mean") -> None:
+        super().__init__()
+        self.options = dict(data_range=data_range, window_size=window_size, sigma=sigma,
+                            weights=tuple(weights), k1=k1, k2=k2, reduction=reduction)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        return 1 - ms_ssim(x, y, **self.options)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.options.items())
