@@ -135,7 +135,9 @@ def peak_cuda_bytes(metric: Metric, x: torch.Tensor, y: torch.Tensor) -> int:
     return torch.cuda.max_memory_allocated() - before
 
 
-def image_pair(shape: tuple[int, ...], device: torch.device, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def image_pair(
+    shape: tuple[int, ...], device: torch.device, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A smooth random image in [0, 1] and a noisy copy: (N, C, H, W) each, float32."""
     generator = torch.Generator().manual_seed(seed)
     n, c, h, w = shape
@@ -152,7 +154,10 @@ def compare(title: str, shapes, make_contenders, repeats: int, device: torch.dev
         x, y = image_pair(shape, device)
         contenders = make_contenders(shape[1], device)
         medians = time_interleaved(
-            {name: (lambda m=metric: _forward_backward(m, x, y)) for name, metric in contenders.items()},
+            {
+                name: (lambda m=metric, a=x, b=y: _forward_backward(m, a, b))
+                for name, metric in contenders.items()
+            },
             repeats, device,
         )
         reference = min(medians[p] for p in PEERS)
@@ -226,7 +231,9 @@ def training_overhead(steps: int, device: torch.device, batch: int = 128) -> Non
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
     parser.add_argument("--repeats", type=int, default=15, help="timed rounds per shape (default 15)")

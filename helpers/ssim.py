@@ -45,6 +45,7 @@ __all__ = [
     "gaussian_window",
     "ms_ssim",
     "ms_ssim_min_size",
+    "ms_ssim_scales",
     "ms_ssim_weights_for_size",
     "ssim",
     "ssim_map",
@@ -82,7 +83,8 @@ def _check_arguments(
         raise ValueError(
             f"x and y must have one dtype and device; got {x.dtype} on {x.device} and {y.dtype} on {y.device}"
         )
-    if isinstance(window_size, bool) or not isinstance(window_size, int) or window_size < 1 or window_size % 2 == 0:
+    odd_int = isinstance(window_size, int) and not isinstance(window_size, bool) and window_size % 2 == 1
+    if not odd_int or window_size < 1:
         raise ValueError(f"window_size must be an odd positive int; got {window_size!r}")
     if min(x.shape[-2:]) < window_size:
         raise ValueError(
@@ -167,12 +169,8 @@ def _similarity_terms(
     n, c, h, w = x.shape
     k = window.numel()
     shift = (x.mean(dim=(1, 2, 3), keepdim=True) + y.mean(dim=(1, 2, 3), keepdim=True)) / 2
-    stack = x.new_empty(n, 5, c, h, w)
-    xc = torch.sub(x, shift, out=stack[:, 0])
-    yc = torch.sub(y, shift, out=stack[:, 1])
-    torch.mul(xc, xc, out=stack[:, 2])
-    torch.mul(yc, yc, out=stack[:, 3])
-    torch.mul(xc, yc, out=stack[:, 4])
+    xc, yc = x - shift, y - shift
+    stack = torch.stack([xc, yc, xc * xc, yc * yc, xc * yc], dim=1)  # (N, 5, C, H, W)
     stats = filter_valid(stack.view(n, 5 * c, h, w), window).view(n, 5, c, h - k + 1, w - k + 1)
     del stack, xc, yc
     mx, my, exx, eyy, exy = stats.unbind(1)  # centred moments, (N, C, H', W') each
@@ -340,6 +338,53 @@ def _halve(x: Tensor) -> Tensor:
     return F.avg_pool2d(x, 2)
 
 
+def _check_scales(x: Tensor, window_size: int, scales: int) -> None:
+    smallest = ms_ssim_min_size(window_size, scales)
+    side = min(x.shape[-2:])
+    if side < smallest:
+        raise ValueError(
+            f"MS-SSIM with {scales} scales and a {window_size}-tap window needs images of at least "
+            f"{smallest}x{smallest} pixels; got {x.shape[-2]}x{x.shape[-1]}. Options: fewer scales "
+            f"(weights=ms_ssim_weights_for_size({side}, {window_size}) keeps the scales that fit, "
+            f"renormalised), a smaller window_size, or pad the images."
+        )
+
+
+def _scale_values(x: Tensor, y: Tensor, window: Tensor, c1: float, c2: float, scales: int) -> Tensor:
+    values = []
+    for scale in range(scales):
+        if scale:
+            x, y = _halve(x), _halve(y)
+        values.append(_MeanSimilarity.apply(x, y, window, c1, c2, scale == scales - 1))
+    return torch.stack(values)
+
+
+def ms_ssim_scales(
+    x: Tensor,
+    y: Tensor,
+    data_range: float = 1.0,
+    window_size: int = 11,
+    sigma: float = 1.5,
+    scales: int = len(DEFAULT_WEIGHTS),
+    k1: float = 0.01,
+    k2: float = 0.03,
+) -> Tensor:
+    """The per-scale factors of MS-SSIM before their powers: ``(scales, N, C)``.
+
+    Rows ``0 .. scales-2`` are the mean cs maps of scales 1..M-1, the last row the mean SSIM map of
+    scale M (images halved ``j - 1`` times at scale ``j``); each in ``[-1, 1]``, not clipped.
+    Inputs as for :func:`ms_ssim`.
+    """
+    _check_arguments(x, y, data_range, window_size, sigma, k1, k2, "none")
+    if isinstance(scales, bool) or not isinstance(scales, int) or scales < 1:
+        raise ValueError(f"scales must be a positive int; got {scales!r}")
+    _check_scales(x, window_size, scales)
+    dtype = _compute_dtype(x)
+    window = gaussian_window(window_size, sigma, dtype=dtype, device=x.device)
+    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
+    return _scale_values(x.to(dtype), y.to(dtype), window, c1, c2, scales)
+
+
 def ms_ssim(
     x: Tensor,
     y: Tensor,
@@ -359,34 +404,23 @@ def ms_ssim(
 
         MS-SSIM = prod_{j<M} max(cs_j, 0)^w_j * max(SSIM_M, 0)^w_M
 
-    with ``cs_j``, ``SSIM_M`` the map means at scale ``j`` (images halved ``j - 1`` times); channels
-    are then averaged. Returns a scalar in ``[0, 1]`` (``"mean"``) or ``(N,)`` (``"none"``).
+    with ``cs_j``, ``SSIM_M`` the map means at scale ``j`` (:func:`ms_ssim_scales`); channels are then
+    averaged. Returns a scalar in ``[0, 1]`` (``"mean"``) or ``(N,)`` (``"none"``).
     """
     _check_arguments(x, y, data_range, window_size, sigma, k1, k2, reduction)
-    if isinstance(weights, (str, bytes)) or len(weights) < 1 or not all(w > 0 for w in weights):
+    if (
+        isinstance(weights, (str, bytes))
+        or len(weights) < 1
+        or not all(isinstance(w, (int, float)) and w > 0 for w in weights)
+    ):
         raise ValueError(f"weights must be a non-empty sequence of positive numbers; got {weights!r}")
-    scales = len(weights)
-    smallest = ms_ssim_min_size(window_size, scales)
-    if min(x.shape[-2:]) < smallest:
-        side = min(x.shape[-2:])
-        raise ValueError(
-            f"MS-SSIM with {scales} scales and a {window_size}-tap window needs images of at least "
-            f"{smallest}x{smallest} pixels; got {x.shape[-2]}x{x.shape[-1]}. Options: fewer scales "
-            f"(weights=ms_ssim_weights_for_size({side}, {window_size}) keeps the scales that fit, "
-            f"renormalised), a smaller window_size, or pad the images."
-        )
+    _check_scales(x, window_size, len(weights))
     dtype = _compute_dtype(x)
     window = gaussian_window(window_size, sigma, dtype=dtype, device=x.device)
     c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
-    x, y = x.to(dtype), y.to(dtype)
-    values = []
-    for scale in range(scales):
-        if scale:
-            x, y = _halve(x), _halve(y)
-        values.append(_MeanSimilarity.apply(x, y, window, c1, c2, scale == scales - 1))
-    stacked = torch.stack(values)  # (M, N, C): cs of scales 1..M-1, SSIM of scale M
+    values = _scale_values(x.to(dtype), y.to(dtype), window, c1, c2, len(weights))  # (M, N, C)
     exponents = torch.tensor(weights, dtype=dtype, device=x.device)[:, None, None]
-    per_channel = _ClippedPower.apply(stacked, exponents).prod(dim=0)
+    per_channel = _ClippedPower.apply(values, exponents).prod(dim=0)
     return _reduce(per_channel, reduction)
 
 
