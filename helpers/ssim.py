@@ -40,11 +40,13 @@ from helpers.local_stats import filter_valid, gaussian_window
 __all__ = [
     "DEFAULT_WEIGHTS",
     "GRADIENT_FLOOR",
+    "SMALL_IMAGE_WINDOW",
     "MSSSIMLoss",
     "SSIMLoss",
     "gaussian_window",
     "ms_ssim",
     "ms_ssim_min_size",
+    "ms_ssim_options_for_size",
     "ms_ssim_scales",
     "ms_ssim_weights_for_size",
     "ssim",
@@ -57,6 +59,9 @@ DEFAULT_WEIGHTS: tuple[float, ...] = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 #: In MS-SSIM the derivative of ``v ** w`` (``w v^(w-1)``, infinite at ``v = 0`` for ``w < 1``) is
 #: taken at ``max(v, GRADIENT_FLOOR)``: exact for ``v >= 1e-4``, bounded by ``w * 1e-4^(w-1)`` below.
 GRADIENT_FLOOR = 1e-4
+
+#: The window of the small-image policy (:func:`ms_ssim_options_for_size`), in taps.
+SMALL_IMAGE_WINDOW = 7
 
 _REDUCTIONS = ("mean", "none")
 
@@ -138,6 +143,20 @@ def ms_ssim_weights_for_size(
     scales = max(m for m in range(1, len(weights) + 1) if ms_ssim_min_size(window_size, m) <= side)
     kept = weights[:scales]
     return tuple(w * sum(weights) / sum(kept) for w in kept)
+
+
+def ms_ssim_options_for_size(side: int) -> dict:
+    """The course's small-image policy for MS-SSIM: keyword arguments for :func:`ms_ssim`.
+
+    Images of at least 161 px get the standard definition (11 taps, 5 scales). Smaller ones keep the
+    Gaussian's sigma of 1.5 px but cut the window to 7 taps and keep the scales that fit,
+    renormalised: 3 scales for 25-48 px (CIFAR's 32, Fashion-MNIST's 28), 4 for 49-96, 5 for
+    97-160. Notebook 03 measured it against the alternatives (fewer scales of the 11-tap window;
+    padding), on images large enough for all of them: it stays closest to the 5-scale value.
+    """
+    if side >= ms_ssim_min_size(11, len(DEFAULT_WEIGHTS)):
+        return {"window_size": 11, "weights": DEFAULT_WEIGHTS}
+    return {"window_size": SMALL_IMAGE_WINDOW, "weights": ms_ssim_weights_for_size(side, SMALL_IMAGE_WINDOW)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -344,9 +363,10 @@ def _check_scales(x: Tensor, window_size: int, scales: int) -> None:
     if side < smallest:
         raise ValueError(
             f"MS-SSIM with {scales} scales and a {window_size}-tap window needs images of at least "
-            f"{smallest}x{smallest} pixels; got {x.shape[-2]}x{x.shape[-1]}. Options: fewer scales "
-            f"(weights=ms_ssim_weights_for_size({side}, {window_size}) keeps the scales that fit, "
-            f"renormalised), a smaller window_size, or pad the images."
+            f"{smallest}x{smallest} pixels; got {x.shape[-2]}x{x.shape[-1]}. Options: "
+            f"**ms_ssim_options_for_size({side}) (the course's policy: a 7-tap window and the scales "
+            f"that fit, notebook 03); weights=ms_ssim_weights_for_size({side}, {window_size}) (fewer "
+            f"scales, renormalised); or pad the images."
         )
 
 

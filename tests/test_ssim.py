@@ -22,6 +22,7 @@ from helpers.ssim import (
     _ClippedPower,
     ms_ssim,
     ms_ssim_min_size,
+    ms_ssim_options_for_size,
     ms_ssim_scales,
     ms_ssim_weights_for_size,
     ssim,
@@ -363,7 +364,7 @@ X = torch.rand(2, 3, 32, 32)
         (lambda: ssim(X, X, reduction="sum"), r"reduction must be one of \('mean', 'none'\); got 'sum'"),
         (lambda: ssim(X * 255, X), r"x must have values in \[0, data_range\] = \[0, 1\]; got values in"),
         (lambda: ssim(X, X - 0.5), r"y must have values in \[0, data_range\]"),
-        (lambda: ms_ssim(X, X), "needs images of at least 161x161 pixels; got 32x32. Options: fewer scales"),
+        (lambda: ms_ssim(X, X), "needs images of at least 161x161 pixels; got 32x32. Options: "),
         (lambda: ms_ssim(X, X, weights=()), "weights must be a non-empty sequence of positive numbers"),
         (lambda: ms_ssim_scales(X, X, scales=0), "scales must be a positive int; got 0"),
     ],
@@ -413,3 +414,16 @@ def test_ms_ssim_halving_matches_average_pooling_on_even_sizes():
     two = ms_ssim_scales(x, y, scales=2)
     coarse = ms_ssim_scales(F.avg_pool2d(x, 2), F.avg_pool2d(y, 2), scales=1)
     assert abs(two[1].item() - coarse[0].item()) < 1e-15
+
+
+def test_small_image_policy_options():
+    assert ms_ssim_options_for_size(256) == {"window_size": 11, "weights": DEFAULT_WEIGHTS}
+    for side, scales in [(28, 3), (32, 3), (48, 3), (49, 4), (128, 5), (160, 5)]:
+        options = ms_ssim_options_for_size(side)
+        assert options["window_size"] == 7 and len(options["weights"]) == scales, side
+        generator = torch.Generator().manual_seed(side)
+        small = torch.rand(2, 1, side, side, generator=generator)
+        noisy = (small + 0.1 * torch.randn(small.shape, generator=generator)).clamp(0, 1)
+        assert 0 < ms_ssim(small, noisy, **options).item() < 1
+    with pytest.raises(ValueError, match=r"ms_ssim_options_for_size\(32\)"):
+        ms_ssim(X, X)
