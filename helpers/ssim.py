@@ -362,11 +362,11 @@ def _check_scales(x: Tensor, window_size: int, scales: int) -> None:
     side = min(x.shape[-2:])
     if side < smallest:
         raise ValueError(
-            f"MS-SSIM with {scales} scales and a {window_size}-tap window needs images of at least "
+            f"MS-SSIM with {scales} scales and window_size={window_size} needs images of at least "
             f"{smallest}x{smallest} pixels; got {x.shape[-2]}x{x.shape[-1]}. Options: "
-            f"**ms_ssim_options_for_size({side}) (the course's policy: a 7-tap window and the scales "
-            f"that fit, notebook 03); weights=ms_ssim_weights_for_size({side}, {window_size}) (fewer "
-            f"scales, renormalised); or pad the images."
+            f"ms_ssim(x, y, **ms_ssim_options_for_size({side})), the course's policy (a 7-tap window "
+            f"and the scales that fit, notebook 03); weights=ms_ssim_weights_for_size({side}, "
+            f"{window_size}) (fewer scales, renormalised); or pad the images."
         )
 
 
