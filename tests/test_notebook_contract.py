@@ -112,9 +112,10 @@ def test_setup_cell_in_colab_installs_the_course_but_not_torch(monkeypatch):
     monkeypatch.setattr(subprocess, "run", lambda cmd, **k: calls.append(cmd))
     monkeypatch.setattr(os.path, "isdir", lambda p: False)
     monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.delenv("COURSE_ROOT", raising=False)
+    # a copy of the environment, without COURSE_ROOT, that the cell may change: the real one is untouched
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if k != "COURSE_ROOT"})
     exec(generate.SETUP_CELL, {})
-    monkeypatch.delenv("COURSE_ROOT", raising=False)
+    assert os.environ["COURSE_ROOT"] == calls[0][-1]  # the clone's folder
     clone, install = calls
     assert clone[:2] == ["git", "clone"] and f"https://github.com/{generate.REPOSITORY}" in clone
     assert install[1:4] == ["-m", "pip", "install"] and clone[-1] == install[-1]

@@ -7,9 +7,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
+import torch  # noqa: E402
 
 from helpers import config  # noqa: E402
-from helpers.plotting import save_figure  # noqa: E402
+from helpers.plotting import image_grid, loss_curves, save_figure  # noqa: E402
 
 
 @pytest.fixture
@@ -29,8 +30,20 @@ def test_smoke_figures_stay_out_of_the_tracked_folder(root):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (root / "figures").exists()
     manifest = json.loads((path.parent / "manifest.json").read_text())
-    assert manifest == {path.name: {"notebook": "01_variance_identity", "profile": "smoke",
-                                    "caption": "A line."}}
+    assert list(manifest) == [path.name]
+    entry = manifest[path.name]
+    assert entry["notebook"] == "01_variance_identity" and entry["profile"] == "smoke"
+    assert entry["caption"] == "A line." and entry["device"] == config.device().type
+    assert entry["data_source"] is None and len(entry["date"]) == 10 and entry["commit"]
+
+
+def test_manifest_records_the_data_source(root):
+    fig = plt.figure()
+    path = save_figure(fig, "04_el_vae", "grid", "A grid.", profile="smoke",
+                       data_source="synthetic stand-in for CIFAR-10")
+    plt.close(fig)
+    entry = json.loads((path.parent / "manifest.json").read_text())[path.name]
+    assert entry["data_source"] == "synthetic stand-in for CIFAR-10"
 
 
 def test_reference_profiles_write_the_tracked_folder_and_keep_the_manifest(root):
@@ -51,3 +64,27 @@ def test_bad_names_are_refused(root, notebook, name, caption, match):
     with pytest.raises(ValueError, match=match):
         save_figure(fig, notebook, name, caption, profile="smoke")
     plt.close(fig)
+
+
+def test_image_grid_shows_one_row_per_tensor():
+    originals, reconstructions = torch.rand(5, 1, 8, 8), torch.rand(5, 3, 8, 8)
+    fig = image_grid([originals, reconstructions], ["original", "reconstruction"], columns=4)
+    assert fig.axes[0].get_subplotspec().get_gridspec().get_geometry() == (2, 4)
+    assert fig.axes[0].get_ylabel() == "original"
+    assert fig.axes[4].images[0].get_array().shape == (8, 8, 3)  # colour shown as colour
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"rows\[0\] must have shape \(N, C, H, W\); got shape \(8, 8\)"):
+        image_grid([torch.rand(8, 8)])
+    with pytest.raises(ValueError, match="row_titles must have one title per row"):
+        image_grid([originals], ["a", "b"])
+
+
+def test_loss_curves_draw_each_split_and_name_missing_columns():
+    history = [{"epoch": e, "train_loss": 1 / e, "train_eval_loss": 1.1 / e, "val_loss": 1.2 / e,
+                "train_kl": 0.1, "train_eval_kl": 0.1, "val_kl": 0.2} for e in (1, 2, 3)]
+    fig = loss_curves(history, components=("loss", "kl"))
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 3
+    assert list(fig.axes[0].lines[2].get_ydata()) == [row["val_loss"] for row in history]
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"no column\(s\) \['train_mse'"):
+        loss_curves(history, components=("mse",))

