@@ -239,6 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=15, help="timed rounds per shape (default 15)")
     parser.add_argument("--steps", type=int, default=30, help="training rounds (default 30)")
     parser.add_argument("--skip-training", action="store_true", help="leave out the training-step part")
+    parser.add_argument("--training-only", action="store_true", help="run only the training-step part")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -246,8 +247,9 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} thread(s), "
           f"{args.repeats} rounds")
-    compare("SSIM", SSIM_SHAPES, ssim_contenders, args.repeats, device)
-    compare("MS-SSIM", MS_SSIM_SHAPES, ms_ssim_contenders, args.repeats, device)
+    if not args.training_only:
+        compare("SSIM", SSIM_SHAPES, ssim_contenders, args.repeats, device)
+        compare("MS-SSIM", MS_SSIM_SHAPES, ms_ssim_contenders, args.repeats, device)
     if not args.skip_training:
         training_overhead(args.steps, device)
 

@@ -210,23 +210,23 @@ def _similarity_terms(
     # d/d(var) = -similarity / b2 where var > 0 (0 where the clamp holds); d/d(cov) = 2 lum / b2
     d_var = -similarity / b2
     d_exy = (2 * lum if luminance else torch.full_like(b2, 2.0)).div_(b2)
-    if luminance:  # d(lum)/d(ux) = 2 (uy - lum ux) / b1, times cs
-        cs_over_b1 = cs.mul_(2).div_(b1)
-    columns = []
-    for wanted, m_self, m_other, var, u_self, u_other in (
-        (wrt[0], mx, my, var_x, ux if luminance else None, uy if luminance else None),
-        (wrt[1], my, mx, var_y, uy if luminance else None, ux if luminance else None),
-    ):
-        if not wanted:
-            continue
-        d_e = d_var * (var > 0)
-        # var = E[xc^2] - mu^2 and cov = E[xc yc] - mu_x mu_y depend on the means too
-        d_mu = (m_self * d_e).mul_(-2).sub_(m_other * d_exy)
+
+    def d_mean(m_self, m_other, d_e, u_self, u_other):
+        """d/d(mu_self): var = E[xc^2] - mu^2 and cov = E[xc yc] - mu_x mu_y depend on the means,
+        and so does lum: d(lum)/d(u_self) = 2 (u_other - lum u_self) / b1, times cs."""
+        d = (m_self * d_e).mul_(-2).sub_(m_other * d_exy)
         if luminance:
-            d_mu.add_(torch.addcmul(u_other, lum, u_self, value=-1).mul_(cs_over_b1))
-        columns += [d_mu, d_e]
-        if len(columns) == 2:
-            columns.append(d_exy)
+            d.add_(torch.addcmul(u_other, lum, u_self, value=-1).mul_(2 * cs / b1))
+        return d
+
+    u_x, u_y = (ux, uy) if luminance else (None, None)
+    columns = []
+    if wrt[0]:
+        d_exx = d_var * (var_x > 0)
+        columns += [d_mean(mx, my, d_exx, u_x, u_y), d_exx, d_exy]
+    if wrt[1]:
+        d_eyy = d_var * (var_y > 0)
+        columns += [d_mean(my, mx, d_eyy, u_y, u_x), d_eyy] + ([] if wrt[0] else [d_exy])
     return similarity, torch.stack(columns, dim=1), shift
 
 

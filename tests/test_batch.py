@@ -86,16 +86,20 @@ def test_an_interrupted_run_keeps_finished_notebooks_and_says_how_to_resume(fold
     import time
 
     src, out = folder / "notebooks", folder / "out"
-    _notebook(src / "02_broken.ipynb", "import time", "time.sleep(120)")  # now slow, not broken
+    started = folder / "slow-cell-started"
+    # now slow, not broken; the cell says when it has started, so the interrupt lands inside it
+    _notebook(src / "02_broken.ipynb", "import pathlib, time",
+              f"pathlib.Path({str(started)!r}).touch()\ntime.sleep(120)")
     run = subprocess.Popen(
         [sys.executable, "-m", "helpers.batch", "--no-progress", "--profile", "smoke",
          "--notebooks", str(src), "--output", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    deadline = time.monotonic() + 120
-    while not (out / "02_broken.ipynb").exists() and time.monotonic() < deadline:
+    deadline = time.monotonic() + 240
+    while not started.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
-    time.sleep(2)  # let the slow cell start
+    assert started.exists(), "the slow cell never started"
+    time.sleep(0.5)
     run.send_signal(signal.SIGINT)
     _, stderr = run.communicate(timeout=120)
     assert run.returncode == batch.EXIT_INTERRUPTED
