@@ -328,6 +328,21 @@ def _split_indices(total: int, split: str) -> np.ndarray:
     return np.sort(order[:half]) if split == "val" else np.sort(order[half:])
 
 
+def _open(make, folder: Path, present: bool, fix: str):
+    """``make(download)`` under a socket timeout, downloading only when the files are not ``present``.
+
+    None when they are absent and cannot be downloaded; :class:`DataFileError` (naming ``folder`` and
+    the ``fix``) when they are present but cannot be read.
+    """
+    try:
+        with _socket_timeout(DOWNLOAD_TIMEOUT):
+            return make(not present)
+    except (OSError, RuntimeError) as error:
+        if present:
+            raise DataFileError(f"{_shown(folder)} could not be read ({error}); {fix}") from error
+        return None
+
+
 def _load_real(name: str, split: str, root: Path, download: bool) -> tuple[Dataset, str] | None:
     """The real data set, or None when its files are not here and cannot be downloaded."""
     import torchvision  # imported here: only real data need it
@@ -343,13 +358,9 @@ def _load_real(name: str, split: str, root: Path, download: bool) -> tuple[Datas
         elif not download:
             return None
         cls = torchvision.datasets.MNIST if name == "mnist" else torchvision.datasets.FashionMNIST
-        try:
-            with _socket_timeout(DOWNLOAD_TIMEOUT):
-                ds = cls(str(root), train=train, download=not present)
-        except (OSError, RuntimeError) as error:
-            if present:
-                raise DataFileError(f"{raw} could not be read ({error}); delete it and run "
-                                    f"`python -m helpers.data stage`") from error
+        ds = _open(lambda fetch: cls(str(root), train=train, download=fetch), raw, present,
+                   "delete it and run `python -m helpers.data stage`")
+        if ds is None:
             return None
         part = "official training set" if train else f"the {split} half of the official test set"
         source = f"{spec.title} ({part}) from {_shown(raw)}"
@@ -359,13 +370,9 @@ def _load_real(name: str, split: str, root: Path, download: bool) -> tuple[Datas
         present = folder.exists()
         if not present and not download:
             return None
-        try:
-            with _socket_timeout(DOWNLOAD_TIMEOUT):
-                ds = torchvision.datasets.CIFAR10(str(root), train=train, download=not present)
-        except (OSError, RuntimeError) as error:
-            if present:
-                raise DataFileError(f"{folder} could not be read ({error}); delete it and download "
-                                    f"again with get_dataset('cifar10', ..., download=True)") from error
+        ds = _open(lambda fetch: torchvision.datasets.CIFAR10(str(root), train=train, download=fetch), folder,
+                   present, "delete it and download again with get_dataset('cifar10', ..., download=True)")
+        if ds is None:
             return None
         part = "official training set" if train else f"the {split} half of the official test set"
         source = f"CIFAR-10 ({part}) from {_shown(folder)}"

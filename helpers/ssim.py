@@ -271,6 +271,15 @@ def _compute_dtype(x: Tensor) -> torch.dtype:
     return torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
 
 
+def _constants(
+    x: Tensor, data_range: float, window_size: int, sigma: float, k1: float, k2: float
+) -> tuple[torch.dtype, Tensor, float, float]:
+    """The compute dtype, the 1-D window in it, and C1 = (k1 L)^2, C2 = (k2 L)^2."""
+    dtype = _compute_dtype(x)
+    window = gaussian_window(window_size, sigma, dtype=dtype, device=x.device)
+    return dtype, window, (k1 * data_range) ** 2, (k2 * data_range) ** 2
+
+
 def _reduce(per_channel: Tensor, reduction: str) -> Tensor:
     per_image = per_channel.mean(dim=1)  # (N,)
     return per_image.mean() if reduction == "mean" else per_image
@@ -300,9 +309,7 @@ def ssim(
     image, ``(N,)`` (``reduction="none"``), in the compute dtype. Differentiable in ``x`` and ``y``.
     """
     _check_arguments(x, y, data_range, window_size, sigma, k1, k2, reduction)
-    dtype = _compute_dtype(x)
-    window = gaussian_window(window_size, sigma, dtype=dtype, device=x.device)
-    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
+    dtype, window, c1, c2 = _constants(x, data_range, window_size, sigma, k1, k2)
     per_channel = _MeanSimilarity.apply(x.to(dtype), y.to(dtype), window, c1, c2, True)
     return _reduce(per_channel, reduction)
 
@@ -322,9 +329,7 @@ def ssim_map(
     Differentiable through autograd.
     """
     _check_arguments(x, y, data_range, window_size, sigma, k1, k2, "none")
-    dtype = _compute_dtype(x)
-    window = gaussian_window(window_size, sigma, dtype=dtype, device=x.device)
-    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
+    dtype, window, c1, c2 = _constants(x, data_range, window_size, sigma, k1, k2)
     similarity, _, _ = _similarity_terms(x.to(dtype), y.to(dtype), window, c1, c2, luminance=True)
     return similarity
 
@@ -399,9 +404,7 @@ def ms_ssim_scales(
     if isinstance(scales, bool) or not isinstance(scales, int) or scales < 1:
         raise ValueError(f"scales must be a positive int; got {scales!r}")
     _check_scales(x, window_size, scales)
-    dtype = _compute_dtype(x)
-    window = gaussian_window(window_size, sigma, dtype=dtype, device=x.device)
-    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
+    dtype, window, c1, c2 = _constants(x, data_range, window_size, sigma, k1, k2)
     return _scale_values(x.to(dtype), y.to(dtype), window, c1, c2, scales)
 
 
@@ -435,9 +438,7 @@ def ms_ssim(
     ):
         raise ValueError(f"weights must be a non-empty sequence of positive numbers; got {weights!r}")
     _check_scales(x, window_size, len(weights))
-    dtype = _compute_dtype(x)
-    window = gaussian_window(window_size, sigma, dtype=dtype, device=x.device)
-    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
+    dtype, window, c1, c2 = _constants(x, data_range, window_size, sigma, k1, k2)
     values = _scale_values(x.to(dtype), y.to(dtype), window, c1, c2, len(weights))  # (M, N, C)
     exponents = torch.tensor(weights, dtype=dtype, device=x.device)[:, None, None]
     per_channel = _ClippedPower.apply(values, exponents).prod(dim=0)
