@@ -164,6 +164,24 @@ def ms_ssim_options_for_size(side: int) -> dict:
 # --------------------------------------------------------------------------------------------
 
 
+def _moment_stack(x: Tensor, y: Tensor, shift: Tensor) -> Tensor:
+    """``[xc, yc, xc^2, yc^2, xc yc]`` stacked ``(N, 5, C, H, W)``; ``xc = x - shift``, ``yc = y - shift``.
+
+    Outside autograd (the forward of :class:`_MeanSimilarity`) the five maps are written straight
+    into one buffer; under autograd (:func:`ssim_map`) they are stacked, which autograd can follow.
+    """
+    if torch.is_grad_enabled() and (x.requires_grad or y.requires_grad):
+        xc, yc = x - shift, y - shift
+        return torch.stack([xc, yc, xc * xc, yc * yc, xc * yc], dim=1)
+    stack = x.new_empty(x.shape[0], 5, *x.shape[1:])
+    xc = torch.sub(x, shift, out=stack[:, 0])
+    yc = torch.sub(y, shift, out=stack[:, 1])
+    torch.mul(xc, xc, out=stack[:, 2])
+    torch.mul(yc, yc, out=stack[:, 3])
+    torch.mul(xc, yc, out=stack[:, 4])
+    return stack
+
+
 def _similarity_terms(
     x: Tensor, y: Tensor, window: Tensor, c1: float, c2: float, luminance: bool,
     wrt: tuple[bool, bool] = (False, False),
@@ -188,10 +206,9 @@ def _similarity_terms(
     n, c, h, w = x.shape
     k = window.numel()
     shift = (x.mean(dim=(1, 2, 3), keepdim=True) + y.mean(dim=(1, 2, 3), keepdim=True)) / 2
-    xc, yc = x - shift, y - shift
-    stack = torch.stack([xc, yc, xc * xc, yc * yc, xc * yc], dim=1)  # (N, 5, C, H, W)
+    stack = _moment_stack(x, y, shift)  # (N, 5, C, H, W): xc, yc, xc^2, yc^2, xc yc
     stats = filter_valid(stack.view(n, 5 * c, h, w), window).view(n, 5, c, h - k + 1, w - k + 1)
-    del stack, xc, yc
+    del stack
     mx, my, exx, eyy, exy = stats.unbind(1)  # centred moments, (N, C, H', W') each
     var_x = torch.addcmul(exx, mx, mx, value=-1)
     var_y = torch.addcmul(eyy, my, my, value=-1)
@@ -230,11 +247,20 @@ def _similarity_terms(
     return similarity, torch.stack(columns, dim=1), shift
 
 
-def _filter_transpose(maps: Tensor, window: Tensor) -> Tensor:
-    """The adjoint of :func:`filter_valid`: ``(N, C, H', W')`` -> ``(N, C, H' + k - 1, W' + k - 1)``."""
+def _weighted_filter_transpose(maps: Tensor, weights: Tensor, window: Tensor) -> Tensor:
+    """The adjoint of :func:`filter_valid` applied to ``maps * weights``.
+
+    ``maps``: ``(N, K, C, H', W')``; ``weights`` broadcasts to it. Returns ``(N, K, C, H' + k - 1,
+    W' + k - 1)``: the product is written into the middle of a zero buffer (``k - 1`` zeros on every
+    side) and filtered with the flipped window, a "full" convolution.
+    """
+    n, m, c, h, w = maps.shape
     k = window.numel()
-    padded = F.pad(maps, (k - 1, k - 1, k - 1, k - 1))
-    return filter_valid(padded, window.flip(0))
+    padded = maps.new_zeros(n, m, c, h + 2 * (k - 1), w + 2 * (k - 1))
+    torch.mul(maps, weights, out=padded[..., k - 1: k - 1 + h, k - 1: k - 1 + w])
+    return filter_valid(padded.view(n, m * c, *padded.shape[-2:]), window.flip(0)).view(
+        n, m, c, h + k - 1, w + k - 1
+    )
 
 
 class _MeanSimilarity(torch.autograd.Function):
@@ -252,10 +278,9 @@ class _MeanSimilarity(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         coefficients, x, y, shift, window = ctx.saved_tensors
-        n, maps, c, h, w = coefficients.shape
-        # the mean over the H' x W' positions of each (image, channel)
-        weighted = coefficients * (grad / (h * w))[:, None, :, None, None]
-        g = _filter_transpose(weighted.view(n, maps * c, h, w), window).view(n, maps, c, *x.shape[-2:])
+        h, w = coefficients.shape[-2:]
+        # d(mean over the H' x W' positions of each image and channel)/d(map) = grad / (H' W')
+        g = _weighted_filter_transpose(coefficients, (grad / (h * w))[:, None, :, None, None], window)
         xc, yc = x - shift, y - shift
         grad_x = grad_y = None
         if ctx.wrt[0]:  # g = [mux, exx, exy, (muy, eyy)]
