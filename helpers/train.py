@@ -96,6 +96,9 @@ def _seed_epoch(seed: int, epoch: int) -> None:
 
 
 def _check_finite(terms: Mapping[str, torch.Tensor], epoch: int, step: int, where: str) -> None:
+    if not isinstance(terms, Mapping) or "loss" not in terms:
+        shown = list(terms) if isinstance(terms, Mapping) else type(terms).__name__
+        raise ValueError(f"objective must return a dict of scalar tensors with a 'loss' entry; got {shown}")
     for name, value in terms.items():
         if not torch.isfinite(value.detach()).all():
             raise NonFiniteLossError(
@@ -215,6 +218,9 @@ def fit(
                     f"{key} is {value} at epoch {epoch}; the last good checkpoint (epoch {epoch - 1}) is kept"
                 )
         history.append(row)
+        if not quiet:
+            tqdm.write(f"epoch {epoch}/{epochs}: train loss {row['train_loss']:.4g}, "
+                       f"val loss {row['val_loss']:.4g}")
         state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
                  "history": history}
         _atomic_write(checkpoint_path, lambda path, s=state: torch.save(s, path))

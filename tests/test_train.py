@@ -134,6 +134,9 @@ def test_bad_arguments(tmp_path):
     model, train, val = make()
     with pytest.raises(ValueError, match="epochs must be a positive int; got 0"):
         fit(model, objective, train, val, epochs=0, run_dir=tmp_path)
+    with pytest.raises(ValueError, match=r"objective must return a dict .* 'loss' entry; got \['mse'\]"):
+        fit(model, lambda m, x, y: {"mse": torch.mean(m(x) ** 2)}, train, val, epochs=1, run_dir=tmp_path,
+            device="cpu", progress=False)
     with pytest.raises(ValueError, match="amp=True needs a CUDA device; got cpu"):
         fit(model, objective, train, val, epochs=1, run_dir=tmp_path, device="cpu", amp=True)
     assert isinstance(model, nn.Module) and isinstance(train.dataset, TensorDataset)
