@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
 from helpers.config import data_dir
 from helpers.diffraction import SPLIT_SIZES as DIFFRACTION_SPLITS
@@ -378,7 +378,7 @@ def _load_real(name: str, split: str, root: Path, download: bool) -> tuple[Datas
         source = f"CIFAR-10 ({part}) from {_shown(folder)}"
         images, labels = ds.data, ds.targets
     else:  # celeba: torchvision's own split, images centre-cropped and resized to 64 x 64
-        folder = root / "celeba"
+        folder = root / spec.folder
         if not folder.exists() and not download:
             return None
         try:
@@ -405,19 +405,6 @@ class _LabelZero(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         return self.dataset[i][0], 0
-
-
-class _Subset(Dataset):
-    def __init__(self, dataset: Dataset, size: int) -> None:
-        self.dataset, self.size = dataset, size
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __getitem__(self, i: int):
-        if not 0 <= i < self.size:
-            raise IndexError(f"index {i} out of range for {self.size} images")
-        return self.dataset[i]
 
 
 def get_dataset(
@@ -480,7 +467,7 @@ def get_dataset(
             warnings.warn(f"{source}. Every result on it must say so. Real data: `python -m "
                           f"helpers.data stage`, or go online.", SyntheticDataWarning, stacklevel=2)
     if size is not None and size < len(dataset):
-        dataset = _Subset(dataset, size)
+        dataset = Subset(dataset, range(size))
     info = DatasetInfo(name=name, split=split, source=source, is_real=is_real, classes=spec.classes,
                        shape=spec.shape, size=len(dataset))
     return dataset, info

@@ -20,10 +20,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from matplotlib.figure import Figure
 
 from helpers.config import device, figures_dir, repo_root, resolve_profile
+from helpers.images import as_image
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 _NOTEBOOK = re.compile(r"^\d\d_[a-z0-9_]+$")
@@ -85,14 +87,6 @@ def save_figure(
     return path
 
 
-def _as_image(t: torch.Tensor):
-    """``(C, H, W)`` or ``(H, W)`` tensor -> what ``imshow`` takes: ``(H, W)`` or ``(H, W, C)``."""
-    t = t.detach().cpu().float()
-    if t.dim() == 3:
-        t = t[0] if t.shape[0] == 1 else t.permute(1, 2, 0)
-    return t.clamp(0, 1).numpy()
-
-
 def image_grid(
     rows: Sequence[torch.Tensor], row_titles: Sequence[str] | None = None, columns: int = 8,
     size: float = 1.2, title: str | None = None,
@@ -118,7 +112,7 @@ def image_grid(
             for spine in ax.spines.values():
                 spine.set_visible(False)
             if j < len(r):
-                ax.imshow(_as_image(r[j]), cmap="gray", vmin=0, vmax=1)
+                ax.imshow(np.clip(as_image(r, j), 0, 1), cmap="gray", vmin=0, vmax=1)
         if row_titles is not None:
             axes[i, 0].set_ylabel(row_titles[i], rotation=0, ha="right", va="center", fontsize=9)
     if title:
