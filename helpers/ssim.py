@@ -28,6 +28,8 @@ once in the backward (see :func:`_similarity_terms`). That is faster and keeps l
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 from collections.abc import Sequence
 
@@ -73,7 +75,7 @@ _REDUCTIONS = ("mean", "none")
 
 def _check_arguments(
     x: Tensor, y: Tensor, data_range: float, window_size: int, sigma: float, k1: float, k2: float,
-    reduction: str,
+    reduction: str, check_values: bool = True,
 ) -> None:
     for name, t in (("x", x), ("y", y)):
         if not isinstance(t, Tensor):
@@ -84,10 +86,8 @@ def _check_arguments(
             raise TypeError(f"{name} must be a floating-point tensor; got dtype {t.dtype}")
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape; got {tuple(x.shape)} and {tuple(y.shape)}")
-    if x.dtype != y.dtype or x.device != y.device:
-        raise ValueError(
-            f"x and y must have one dtype and device; got {x.dtype} on {x.device} and {y.dtype} on {y.device}"
-        )
+    if x.device != y.device:
+        raise ValueError(f"x and y must be on one device; got {x.device} and {y.device}")
     odd_int = isinstance(window_size, int) and not isinstance(window_size, bool) and window_size % 2 == 1
     if not odd_int or window_size < 1:
         raise ValueError(f"window_size must be an odd positive int; got {window_size!r}")
@@ -101,11 +101,17 @@ def _check_arguments(
             raise ValueError(f"{name} must be a positive number; got {value!r}")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}; got {reduction!r}")
-    _check_values(x, y, data_range)
+    if check_values:
+        _check_values(x, y, data_range)
 
 
 def _check_values(x: Tensor, y: Tensor, data_range: float) -> None:
-    """No NaN, and values in [0, data_range] up to a few roundings of the dtype."""
+    """No NaN, and values in [0, data_range] up to a few roundings of the dtype.
+
+    It reads the extremes back to the host: on a GPU, a synchronisation. Inside a training loop the
+    loss modules therefore check their first call only (``check="first"``), which is where a wrong
+    convention shows (a Tanh's outputs in [-1, 1], 8-bit values).
+    """
     tolerance = data_range * max(1e-6, 4 * torch.finfo(x.dtype).eps)
     for name, t in (("x", x), ("y", y)):
         low, high = (v.item() for v in torch.aminmax(t.detach()))  # NaN propagates to both
@@ -210,23 +216,32 @@ def _similarity_terms(
     stats = filter_valid(stack.view(n, 5 * c, h, w), window).view(n, 5, c, h - k + 1, w - k + 1)
     del stack
     mx, my, exx, eyy, exy = stats.unbind(1)  # centred moments, (N, C, H', W') each
-    var_x = torch.addcmul(exx, mx, mx, value=-1)
-    var_y = torch.addcmul(eyy, my, my, value=-1)
+    # Rounding can give a variance below 0, or a covariance beyond |cov| <= (var_x + var_y) / 2, a
+    # bound the true statistics never break (it follows from Cauchy-Schwarz). Both are clamped,
+    # together: then |cs| <= 1, and identical images (cov = var_x = var_y bit for bit) score exactly 1.
+    # (The tighter sqrt(var_x var_y) also bounds cov, but clamping to it where the variances are
+    # rounding noise moves SSIM further from its exact value: 1.1e-6 against 2e-7 on tests' `page`.)
+    var_x = torch.addcmul(exx, mx, mx, value=-1).clamp_min_(0)
+    var_y = torch.addcmul(eyy, my, my, value=-1).clamp_min_(0)
+    bound = torch.add(var_x, var_y).mul_(0.5).detach()  # held fixed where it acts
     cov = torch.addcmul(exy, mx, my, value=-1)
-    b2 = var_x.clamp_min(0).add_(var_y.clamp_min(0)).add_(c2)
+    cov_clamped = cov.abs() > bound
+    cov = torch.where(cov_clamped, bound.copysign(cov), cov)
+    b2 = torch.add(var_x, var_y).add_(c2)
     cs = cov.mul(2).add_(c2).div_(b2)
     if luminance:
         ux, uy = mx + shift, my + shift  # the means of the images themselves
-        b1 = torch.addcmul(ux * ux, uy, uy).add_(c1)
+        b1 = torch.mul(ux, ux).add_(torch.mul(uy, uy)).add_(c1)  # no fused multiply-add: see above
         lum = torch.mul(ux, uy).mul_(2).add_(c1).div_(b1)
         similarity = lum * cs
     else:
         similarity = cs
     if not any(wrt):
         return similarity, None, shift
-    # d/d(var) = -similarity / b2 where var > 0 (0 where the clamp holds); d/d(cov) = 2 lum / b2
+    # d/d(var) = -similarity / b2 and d/d(cov) = 2 lum / b2; where a clamp acts (through rounding
+    # only) the clamped statistic is held fixed: its derivative is taken as 0.
     d_var = -similarity / b2
-    d_exy = (2 * lum if luminance else torch.full_like(b2, 2.0)).div_(b2)
+    d_exy = (2 * lum if luminance else torch.full_like(b2, 2.0)).div_(b2).masked_fill_(cov_clamped, 0)
 
     def d_mean(m_self, m_other, d_e, u_self, u_other):
         """d/d(mu_self): var = E[xc^2] - mu^2 and cov = E[xc yc] - mu_x mu_y depend on the means,
@@ -280,7 +295,8 @@ class _MeanSimilarity(torch.autograd.Function):
         coefficients, x, y, shift, window = ctx.saved_tensors
         h, w = coefficients.shape[-2:]
         # d(mean over the H' x W' positions of each image and channel)/d(map) = grad / (H' W')
-        g = _weighted_filter_transpose(coefficients, (grad / (h * w))[:, None, :, None, None], window)
+        with _autocast_off(x.device):  # backward() may be called inside an autocast region
+            g = _weighted_filter_transpose(coefficients, (grad / (h * w))[:, None, :, None, None], window)
         xc, yc = x - shift, y - shift
         grad_x = grad_y = None
         if ctx.wrt[0]:  # g = [mux, exx, exy, (muy, eyy)]
@@ -291,18 +307,37 @@ class _MeanSimilarity(torch.autograd.Function):
         return grad_x, grad_y, None, None, None, None
 
 
-def _compute_dtype(x: Tensor) -> torch.dtype:
-    """float16 and bfloat16 are computed in float32; float32 and float64 as they are."""
-    return torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
+def _compute_dtype(x: Tensor, y: Tensor) -> torch.dtype:
+    """float64 if either image is float64, else float32 (float16 and bfloat16 are computed in float32)."""
+    return torch.float64 if torch.float64 in (x.dtype, y.dtype) else torch.float32
+
+
+def _autocast_off(device: torch.device):
+    """A context in which autocast is off on ``device``.
+
+    Autocast would run the filtering in bfloat16 or float16, whose 8 or 11 bits of mantissa cost SSIM
+    up to 2e-2 on a 512 x 512 photograph; the statistics need float32 at least.
+    """
+    try:
+        return torch.autocast(device.type, enabled=False)
+    except RuntimeError:  # a device type autocast does not know: there is nothing to switch off
+        return contextlib.nullcontext()
 
 
 def _constants(
-    x: Tensor, data_range: float, window_size: int, sigma: float, k1: float, k2: float
+    x: Tensor, y: Tensor, data_range: float, window_size: int, sigma: float, k1: float, k2: float
 ) -> tuple[torch.dtype, Tensor, float, float]:
     """The compute dtype, the 1-D window in it, and C1 = (k1 L)^2, C2 = (k2 L)^2."""
-    dtype = _compute_dtype(x)
-    window = gaussian_window(window_size, sigma, dtype=dtype, device=x.device)
+    dtype = _compute_dtype(x, y)
+    window = _on_device(tuple(gaussian_window(window_size, sigma).tolist()), dtype, x.device)
     return dtype, window, (k1 * data_range) ** 2, (k2 * data_range) ** 2
+
+
+@functools.lru_cache(maxsize=64)
+def _on_device(values: tuple[float, ...], dtype: torch.dtype, device: torch.device) -> Tensor:
+    """``values`` as a 1-D tensor on ``device``, made once: copying it there on every call would make
+    every call wait for the device. Never modified in place."""
+    return torch.tensor(values, dtype=torch.float64).to(dtype=dtype, device=device)
 
 
 def _reduce(per_channel: Tensor, reduction: str) -> Tensor:
@@ -324,19 +359,25 @@ def ssim(
     k1: float = 0.01,
     k2: float = 0.03,
     reduction: str = "mean",
+    *,
+    check_values: bool = True,
 ) -> Tensor:
     """The structural similarity of ``x`` and ``y``.
 
     ``x``, ``y``: ``(N, C, H, W)`` with values in ``[0, data_range]``, ``H, W >= window_size``, any
-    ``C``; float16, bfloat16, float32 or float64 (half precision is computed in float32).
+    ``C``; float16, bfloat16, float32 or float64, not necessarily the same. Computed in float64 if
+    either is float64, else in float32, whatever autocast is active.
     Each image and channel is scored by the mean of its SSIM map; channels are averaged.
     Returns a scalar in ``[-1, 1]`` (``reduction="mean"``, the mean over images) or one value per
-    image, ``(N,)`` (``reduction="none"``), in the compute dtype. Differentiable in ``x`` and ``y``.
+    image, ``(N,)`` (``reduction="none"``), in the inputs' dtype (the wider of the two).
+    Differentiable in ``x`` and ``y``. ``check_values=False`` skips the check of the range and of
+    NaN, which reads back from the device (see :class:`SSIMLoss`).
     """
-    _check_arguments(x, y, data_range, window_size, sigma, k1, k2, reduction)
-    dtype, window, c1, c2 = _constants(x, data_range, window_size, sigma, k1, k2)
-    per_channel = _MeanSimilarity.apply(x.to(dtype), y.to(dtype), window, c1, c2, True)
-    return _reduce(per_channel, reduction)
+    _check_arguments(x, y, data_range, window_size, sigma, k1, k2, reduction, check_values)
+    dtype, window, c1, c2 = _constants(x, y, data_range, window_size, sigma, k1, k2)
+    with _autocast_off(x.device):
+        per_channel = _MeanSimilarity.apply(x.to(dtype), y.to(dtype), window, c1, c2, True)
+        return _reduce(per_channel, reduction).to(torch.promote_types(x.dtype, y.dtype))
 
 
 def ssim_map(
@@ -350,13 +391,14 @@ def ssim_map(
 ) -> Tensor:
     """The SSIM map: ``(N, C, H - k + 1, W - k + 1)``, one value in ``[-1, 1]`` per window position.
 
-    Same inputs and definition as :func:`ssim`, whose per-channel values are this map's means.
-    Differentiable through autograd.
+    Same inputs, definition, precision and output dtype as :func:`ssim`, whose per-channel values are
+    this map's means. Differentiable through autograd.
     """
     _check_arguments(x, y, data_range, window_size, sigma, k1, k2, "none")
-    dtype, window, c1, c2 = _constants(x, data_range, window_size, sigma, k1, k2)
-    similarity, _, _ = _similarity_terms(x.to(dtype), y.to(dtype), window, c1, c2, luminance=True)
-    return similarity
+    dtype, window, c1, c2 = _constants(x, y, data_range, window_size, sigma, k1, k2)
+    with _autocast_off(x.device):
+        similarity, _, _ = _similarity_terms(x.to(dtype), y.to(dtype), window, c1, c2, luminance=True)
+        return similarity.to(torch.promote_types(x.dtype, y.dtype))
 
 
 # --------------------------------------------------------------------------------------------
@@ -423,14 +465,16 @@ def ms_ssim_scales(
 
     Rows ``0 .. scales-2`` are the mean cs maps of scales 1..M-1, the last row the mean SSIM map of
     scale M (images halved ``j - 1`` times at scale ``j``); each in ``[-1, 1]``, not clipped.
-    Inputs as for :func:`ms_ssim`.
+    Inputs, precision and output dtype as for :func:`ms_ssim`.
     """
     _check_arguments(x, y, data_range, window_size, sigma, k1, k2, "none")
     if isinstance(scales, bool) or not isinstance(scales, int) or scales < 1:
         raise ValueError(f"scales must be a positive int; got {scales!r}")
     _check_scales(x, window_size, scales)
-    dtype, window, c1, c2 = _constants(x, data_range, window_size, sigma, k1, k2)
-    return _scale_values(x.to(dtype), y.to(dtype), window, c1, c2, scales)
+    dtype, window, c1, c2 = _constants(x, y, data_range, window_size, sigma, k1, k2)
+    with _autocast_off(x.device):
+        values = _scale_values(x.to(dtype), y.to(dtype), window, c1, c2, scales)
+        return values.to(torch.promote_types(x.dtype, y.dtype))
 
 
 def ms_ssim(
@@ -443,6 +487,8 @@ def ms_ssim(
     k1: float = 0.01,
     k2: float = 0.03,
     reduction: str = "mean",
+    *,
+    check_values: bool = True,
 ) -> Tensor:
     """The multi-scale structural similarity of ``x`` and ``y``.
 
@@ -453,9 +499,10 @@ def ms_ssim(
         MS-SSIM = prod_{j<M} max(cs_j, 0)^w_j * max(SSIM_M, 0)^w_M
 
     with ``cs_j``, ``SSIM_M`` the map means at scale ``j`` (:func:`ms_ssim_scales`); channels are then
-    averaged. Returns a scalar in ``[0, 1]`` (``"mean"``) or ``(N,)`` (``"none"``).
+    averaged. Returns a scalar in ``[0, 1]`` (``"mean"``) or ``(N,)`` (``"none"``). Precision, output
+    dtype and ``check_values`` as for :func:`ssim`.
     """
-    _check_arguments(x, y, data_range, window_size, sigma, k1, k2, reduction)
+    _check_arguments(x, y, data_range, window_size, sigma, k1, k2, reduction, check_values)
     if (
         isinstance(weights, (str, bytes))
         or len(weights) < 1
@@ -463,11 +510,12 @@ def ms_ssim(
     ):
         raise ValueError(f"weights must be a non-empty sequence of positive numbers; got {weights!r}")
     _check_scales(x, window_size, len(weights))
-    dtype, window, c1, c2 = _constants(x, data_range, window_size, sigma, k1, k2)
-    values = _scale_values(x.to(dtype), y.to(dtype), window, c1, c2, len(weights))  # (M, N, C)
-    exponents = torch.tensor(weights, dtype=dtype, device=x.device)[:, None, None]
-    per_channel = _ClippedPower.apply(values, exponents).prod(dim=0)
-    return _reduce(per_channel, reduction)
+    dtype, window, c1, c2 = _constants(x, y, data_range, window_size, sigma, k1, k2)
+    exponents = _on_device(tuple(float(w) for w in weights), dtype, x.device)[:, None, None]
+    with _autocast_off(x.device):
+        values = _scale_values(x.to(dtype), y.to(dtype), window, c1, c2, len(weights))  # (M, N, C)
+        per_channel = _ClippedPower.apply(values, exponents).prod(dim=0)
+        return _reduce(per_channel, reduction).to(torch.promote_types(x.dtype, y.dtype))
 
 
 # --------------------------------------------------------------------------------------------
@@ -475,34 +523,52 @@ def ms_ssim(
 # --------------------------------------------------------------------------------------------
 
 
-class SSIMLoss(nn.Module):
-    """``1 - ssim(x, y)``: 0 for identical images, at most 2. Arguments as :func:`ssim`."""
+_CHECKS = ("first", "always")
 
-    def __init__(self, data_range: float = 1.0, window_size: int = 11, sigma: float = 1.5,
-                 k1: float = 0.01, k2: float = 0.03, reduction: str = "mean") -> None:
+
+class _SimilarityLoss(nn.Module):
+    """``1 - similarity(x, y, **options)``, checking the range of the values as ``check`` says.
+
+    ``check="first"`` (the default) checks the first call's values and trusts later ones: the check
+    reads back from the device, and a training loop that waited for it at every step would lose the
+    GPU's head start; a wrong convention shows on the first batch. ``"always"`` checks every call.
+    """
+
+    def __init__(self, similarity, options: dict, check: str) -> None:
         super().__init__()
-        self.options = dict(data_range=data_range, window_size=window_size, sigma=sigma, k1=k1, k2=k2,
-                            reduction=reduction)
+        if check not in _CHECKS:
+            raise ValueError(f"check must be one of {_CHECKS}; got {check!r}")
+        self.similarity, self.options, self.check = similarity, options, check
+        self.checked = False
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        return 1 - ssim(x, y, **self.options)
+        check_values = self.check == "always" or not self.checked
+        value = self.similarity(x, y, **self.options, check_values=check_values)
+        self.checked = True
+        return 1 - value
 
     def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        return ", ".join(f"{k}={v!r}" for k, v in {**self.options, "check": self.check}.items())
 
 
-class MSSSIMLoss(nn.Module):
-    """``1 - ms_ssim(x, y)``: in ``[0, 1]``, 0 for identical images. Arguments as :func:`ms_ssim`."""
+class SSIMLoss(_SimilarityLoss):
+    """``1 - ssim(x, y)``: 0 for identical images, at most 2. Arguments as :func:`ssim`; ``check``:
+    ``"first"`` or ``"always"`` (see :class:`_SimilarityLoss`)."""
+
+    def __init__(self, data_range: float = 1.0, window_size: int = 11, sigma: float = 1.5,
+                 k1: float = 0.01, k2: float = 0.03, reduction: str = "mean", check: str = "first") -> None:
+        options = dict(data_range=data_range, window_size=window_size, sigma=sigma, k1=k1, k2=k2,
+                       reduction=reduction)
+        super().__init__(ssim, options, check)
+
+
+class MSSSIMLoss(_SimilarityLoss):
+    """``1 - ms_ssim(x, y)``: in ``[0, 1]``, 0 for identical images. Arguments as :func:`ms_ssim`;
+    ``check`` as for :class:`SSIMLoss`."""
 
     def __init__(self, data_range: float = 1.0, window_size: int = 11, sigma: float = 1.5,
                  weights: Sequence[float] = DEFAULT_WEIGHTS, k1: float = 0.01, k2: float = 0.03,
-                 reduction: str = "mean") -> None:
-        super().__init__()
-        self.options = dict(data_range=data_range, window_size=window_size, sigma=sigma,
-                            weights=tuple(weights), k1=k1, k2=k2, reduction=reduction)
-
-    def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        return 1 - ms_ssim(x, y, **self.options)
-
-    def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+                 reduction: str = "mean", check: str = "first") -> None:
+        options = dict(data_range=data_range, window_size=window_size, sigma=sigma,
+                       weights=tuple(weights), k1=k1, k2=k2, reduction=reduction)
+        super().__init__(ms_ssim, options, check)

@@ -325,10 +325,10 @@ def test_finite_value_and_gradient(case, metric):
     assert torch.isfinite(value).all(), value
     assert torch.isfinite(x.grad).all()
     assert x.grad.dtype == x.dtype
-    if case.startswith(("float16", "bfloat16")):
-        assert value.dtype == torch.float32  # half precision is computed in float32
-        exact = metric(x.detach().float(), y.float()).item()
-        assert abs(value.item() - exact) < 1e-6
+    if case.startswith(("float16", "bfloat16")):  # computed in float32, returned in the inputs' dtype
+        assert value.dtype == x.dtype
+        in_float32 = metric(x.detach().float(), y.float())
+        assert value.item() == in_float32.to(x.dtype).item()
 
 
 def test_power_gradient_is_bounded_as_cs_goes_to_zero():
@@ -427,3 +427,101 @@ def test_small_image_policy_options():
         assert 0 < ms_ssim(small, noisy, **options).item() < 1
     with pytest.raises(ValueError, match=r"ms_ssim_options_for_size\(32\)"):
         ms_ssim(X, X)
+
+
+# ---------------------------------------------------------------------------------------------
+# Every photograph scikit-image ships, in float32: identical pairs score exactly 1
+# ---------------------------------------------------------------------------------------------
+
+# the photographs bundled with scikit-image (no download), RGB and grey
+PHOTOGRAPHS = ["astronaut", "brick", "camera", "cat", "cell", "clock", "coffee", "coins", "grass", "gravel",
+               "hubble_deep_field", "immunohistochemistry", "microaneurysms", "moon", "page", "retina",
+               "rocket", "text"]
+
+
+def _photograph(name: str) -> torch.Tensor:
+    """``name`` as float32 ``(1, C, H, W)`` in [0, 1]: its 8-bit values divided by 255."""
+    image = torch.from_numpy(getattr(data, name)().astype(np.float32) / 255)
+    return image[None, None] if image.dim() == 2 else image.permute(2, 0, 1)[None].contiguous()
+
+
+@pytest.mark.parametrize("name", PHOTOGRAPHS)
+def test_float32_identical_photographs_score_exactly_one_and_noisy_ones_meet_the_bar(name):
+    x = _photograph(name)
+    assert ssim(x, x).item() == 1.0  # before the covariance was clamped: astronaut 1 - 5.5e-6
+    if min(x.shape[-2:]) >= ms_ssim_min_size():
+        assert ms_ssim(x, x).item() == 1.0
+    noisy = (x + 0.05 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    error = abs(ssim(x, noisy).item() - ssim(x.double(), noisy.double()).item())
+    assert error < 1e-6, error
+
+
+def test_similarity_never_leaves_its_range_through_rounding():
+    """|cs| <= 1 and SSIM <= 1 at every window, also where rounding makes a variance negative."""
+    x = _photograph("page")  # a bright page: flat windows whose variance is rounding noise
+    y = (x * 0.9 + 0.1).clamp(0, 1)
+    for a, b in ((x, x), (x, y), (y, 1 - y)):
+        assert ssim_map(a, b).abs().max().item() <= 1.0
+        assert ms_ssim_scales(a, b).abs().max().item() <= 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Autocast: SSIM and MS-SSIM are computed in float32 whatever autocast asks for
+# ---------------------------------------------------------------------------------------------
+
+
+def _astronaut_noisy(side: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    x = F.avg_pool2d(_photograph("astronaut"), 512 // side)
+    return x, (x + 0.05 * torch.randn(x.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+
+
+@pytest.mark.parametrize("metric", [ssim, ms_ssim])
+def test_autocast_does_not_lower_the_precision(metric):
+    x, y = _astronaut_noisy()
+    exact = metric(x.double(), y.double()).item()
+    plain = metric(x, y)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        cast = metric(x, y)
+        mixed = metric(x.bfloat16().float(), y)  # a model's output cast back, as a loss sees it
+    assert cast.dtype == torch.float32 and cast.item() == plain.item()
+    bar = 1e-6 if metric is ssim else 3e-7
+    assert abs(cast.item() - exact) < bar  # before: 2.3e-2 (SSIM), 1.8e-2 (MS-SSIM) at 512 x 512
+    assert torch.isfinite(mixed)
+
+
+@pytest.mark.parametrize("loss", [SSIMLoss(), MSSSIMLoss()], ids=["ssim", "ms_ssim"])
+def test_autocast_leaves_the_gradient_in_float32(loss):
+    x, y = _astronaut_noisy()
+    grads = []
+    for autocast in (False, True):
+        z = x.clone().requires_grad_(True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            value = loss(z, y)
+            value.backward()  # inside the region on purpose: the backward must not follow it
+        grads.append(z.grad)
+    assert torch.equal(grads[0], grads[1]) and grads[0].abs().max() > 0
+
+
+def test_inputs_of_two_dtypes_are_computed_in_the_wider_and_returned_in_it():
+    x, y = _astronaut_noisy(64)
+    half = ssim(x.bfloat16(), y)
+    assert half.dtype == torch.float32
+    assert half.item() == ssim(x.bfloat16().float(), y).item()
+    assert ssim(x.bfloat16(), y.bfloat16()).dtype == torch.bfloat16  # the inputs' own dtype
+    assert ssim(x.double(), y).dtype == torch.float64
+
+
+def test_loss_modules_check_the_first_call_only_unless_told(batch):
+    x, y = batch
+    loss = SSIMLoss()
+    with pytest.raises(ValueError, match="x must have values in"):
+        loss(x * 255, y)
+    assert not loss.checked  # a refused call does not count as checked
+    loss(x, y)
+    assert loss.checked and torch.isfinite(loss(x * 1.01, y))  # trusted from then on
+    always = SSIMLoss(check="always")
+    always(x, y)
+    with pytest.raises(ValueError, match="x must have values in"):
+        always(x * 1.5, y)
+    with pytest.raises(ValueError, match=r"check must be one of \('first', 'always'\); got 'never'"):
+        SSIMLoss(check="never")
