@@ -25,8 +25,8 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
+from helpers.models.conv_autoencoder import ConvAutoencoder
 from helpers.ssim import ms_ssim, ssim
 
 SSIM_SHAPES = [(128, 3, 32, 32), (64, 3, 64, 64), (32, 1, 128, 128), (8, 3, 256, 256)]
@@ -173,31 +173,12 @@ def compare(title: str, shapes, make_contenders, repeats: int, device: torch.dev
             print(f"  {'':>14}  peak CUDA memory: {cells}")
 
 
-class TinyAutoencoder(nn.Module):
-    """A CIFAR-sized convolutional autoencoder: (N, 3, 32, 32) in [0, 1] -> the same."""
-
-    def __init__(self, width: int = 128) -> None:
-        super().__init__()
-        self.encoder = nn.Sequential(
-            nn.Conv2d(3, width, 4, 2, 1), nn.ReLU(),
-            nn.Conv2d(width, 2 * width, 4, 2, 1), nn.ReLU(),
-            nn.Conv2d(2 * width, 2 * width, 3, 1, 1), nn.ReLU(),
-        )
-        self.decoder = nn.Sequential(
-            nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.ReLU(),
-            nn.ConvTranspose2d(width, 3, 4, 2, 1), nn.Sigmoid(),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encoder(x))
-
-
 def training_overhead(steps: int, device: torch.device, batch: int = 128, width: int = 128) -> None:
     import piqa
     import pytorch_msssim
 
     torch.manual_seed(0)
-    model = TinyAutoencoder(width).to(device)
+    model = ConvAutoencoder(3, width).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
     images, _ = image_pair((batch, 3, 32, 32), device)
     piqa_ssim = piqa.SSIM(n_channels=3).to(device)

@@ -3,7 +3,12 @@
     dataset, info = get_dataset("fashion-mnist", "train")
 
 returns a torch ``Dataset`` of ``(image, label)``, images float32 in [0, 1] shaped ``(C, H, W)``, and a
-:class:`DatasetInfo` that says where they came from. Where real files come from, in order:
+:class:`DatasetInfo` that says where they came from. For training, :func:`load_split` gives the same
+split as tensors in memory, made once, for :class:`helpers.loader.TensorLoader`::
+
+    split = load_split("fashion-mnist", "train")  # split.images uint8 (60000, 1, 28, 28), split.labels
+
+Where real files come from, in order:
 
 1. files already under ``data/`` (torchvision's layout: ``data/MNIST/raw/``, ``data/FashionMNIST/raw/``,
    ``data/cifar-10-batches-py/``, ``data/celeba/``);
@@ -46,6 +51,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset
 
+from helpers import diffraction
 from helpers.config import data_dir
 from helpers.diffraction import SPLIT_SIZES as DIFFRACTION_SPLITS
 from helpers.diffraction import PseudoDiffraction
@@ -148,7 +154,7 @@ class SyntheticImages(Dataset):
     """
 
     def __init__(self, shape: tuple[int, int, int], classes: int, size: int, offset: int, seed: int) -> None:
-        self.shape, self.classes, self.size, self.offset, self.seed = shape, classes, size, offset, seed
+        self.shape, self.num_classes, self.size, self.offset, self.seed = shape, classes, size, offset, seed
 
     def __len__(self) -> int:
         return self.size
@@ -162,7 +168,7 @@ class SyntheticImages(Dataset):
         if not 0 <= i < self.size:
             raise IndexError(f"index {i} out of range for {self.size} images")
         index = self.offset + i
-        label = index % self.classes
+        label = index % self.num_classes
         template = self._field(np.random.default_rng([self.seed, 1_000_003, label]))
         rng = np.random.default_rng([self.seed, index])
         shift = tuple(int(s) for s in rng.integers(-2, 3, size=2))
@@ -468,9 +474,67 @@ def get_dataset(
                           f"helpers.data stage`, or go online.", SyntheticDataWarning, stacklevel=2)
     if size is not None and size < len(dataset):
         dataset = Subset(dataset, range(size))
+    dataset.classes = spec.classes  # class names, on every data set and subset
     info = DatasetInfo(name=name, split=split, source=source, is_real=is_real, classes=spec.classes,
                        shape=spec.shape, size=len(dataset))
     return dataset, info
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split in memory. ``images``: ``(N, C, H, W)``, uint8 for real 8-bit data sets, float32 in
+    [0, 1] otherwise; ``labels``: int64 ``(N,)``; ``densities``: pseudo-diffraction's paired density
+    images, float32 ``(N, 1, 128, 128)`` (None for other data sets); ``info``: where it came from."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    info: DatasetInfo
+    densities: torch.Tensor | None = None
+
+
+def _stack(dataset: Dataset, title: str, progress: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every ``(image, label)`` of ``dataset`` stacked, with a progress bar: the slow, general path."""
+    from tqdm.auto import tqdm
+
+    pairs = [dataset[i] for i in tqdm(range(len(dataset)), desc=f"loading {title}", disable=not progress,
+                                      leave=False)]
+    images = torch.stack([image for image, _ in pairs])
+    return images, torch.tensor([label for _, label in pairs], dtype=torch.long)
+
+
+def load_split(
+    name: str,
+    split: str,
+    root: str | Path | None = None,
+    mode: str = "auto",
+    size: int | None = None,
+    download: bool | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> Split:
+    """The split that :func:`get_dataset` gives (same arguments, same images, same announcements), as
+    tensors in memory, made once.
+
+    Real 8-bit sets (MNIST, Fashion-MNIST, CIFAR-10, CelebA) stay 8-bit (``uint8``, a quarter of the
+    memory; :class:`helpers.loader.TensorLoader` divides by 255 per batch, which gives exactly the
+    floats :func:`get_dataset` gives). Pseudo-diffraction images come from
+    :func:`helpers.diffraction.generate`, cached under ``data/`` by generator version and seed.
+    """
+    dataset, info = get_dataset(name, split, root=root, mode=mode, size=size, download=download, seed=seed)
+    base = dataset.dataset if isinstance(dataset, Subset) else dataset
+    if isinstance(base, PseudoDiffraction):
+        root = Path(root) if root is not None else data_dir()
+        patterns, densities, labels = diffraction.generate(
+            base.offset, len(dataset), seed, cache=diffraction.cache_folder(root, seed), progress=progress)
+        return Split(patterns, labels, info, densities)
+    if isinstance(base, ImageArray):  # index the uint8 array directly: no per-image work
+        indices = torch.as_tensor(base.indices[: len(dataset)])
+        images = base.images[indices].permute(0, 3, 1, 2).contiguous()
+        return Split(images, base.labels[indices], info)
+    images, labels = _stack(dataset, info.label, progress)
+    if info.is_real:  # CelebA: 8-bit values that ToTensor divided by 255; kept as they were
+        images = images.mul(255).round_().to(torch.uint8)
+    return Split(images, labels, info)
 
 
 def main(argv: list[str] | None = None) -> int:

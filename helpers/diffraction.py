@@ -22,9 +22,13 @@ machine (only NumPy's seeded generator and float64 arithmetic are used).
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+from tqdm.auto import tqdm
 
 SIDE = 128
 CENTRINGS = ("P", "I", "F")
@@ -36,6 +40,11 @@ MOTIFS = {
 }
 #: Split sizes of the study's configuration (train / val / test).
 SPLIT_SIZES = {"train": 9454, "val": 1500, "test": 1500}
+#: Raised with every change that alters the images: cached arrays are kept per version.
+GENERATOR_VERSION = 1
+#: Images per cached file; file ``k`` holds indices ``k * CHUNK`` to ``(k + 1) * CHUNK - 1``.
+CHUNK = 256
+_LEVELS = 65535  # cached as 16-bit fixed point: x = round(x * 65535) / 65535, error <= 7.7e-6
 
 
 def structure_factor(centring: str, h: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -134,3 +143,57 @@ class PseudoDiffraction(Dataset):
 
     def density(self, i: int) -> torch.Tensor:
         return torch.from_numpy(self._item(i)[1])[None]
+
+
+def cache_folder(root: Path, seed: int = 0) -> Path:
+    """Where the arrays of ``seed`` are cached under ``root`` (``data/``), by the generator's version."""
+    return Path(root) / "pseudo-diffraction" / f"v{GENERATOR_VERSION}-seed{seed}"
+
+
+def _chunk(first: int, seed: int) -> dict[str, np.ndarray]:
+    """Images ``first .. first + CHUNK - 1``, as 16-bit patterns and densities and int64 labels."""
+    made = [pseudo_diffraction(first + i, seed) for i in range(CHUNK)]
+    patterns, densities, labels = (np.stack(parts) for parts in zip(*made, strict=True))
+    return {
+        "patterns": np.round(patterns.astype(np.float64) * _LEVELS).astype(np.uint16),
+        "densities": np.round(densities.astype(np.float64) * _LEVELS).astype(np.uint16),
+        "labels": labels.astype(np.int64),
+    }
+
+
+def generate(offset: int, count: int, seed: int = 0, cache: Path | None = None,
+             progress: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Images ``offset .. offset + count - 1`` at once: patterns and densities float32
+    ``(count, 1, 128, 128)`` in [0, 1], labels int64 ``(count,)``.
+
+    Generating takes about 4 ms an image, so with ``cache`` (a folder, see :func:`cache_folder`) each
+    block of :data:`CHUNK` images is made once, written atomically (an interrupted run keeps the
+    blocks it finished) and read back afterwards. Values are on a 16-bit grid (``round(x * 65535) /
+    65535``, within 7.7e-6 of :func:`pseudo_diffraction`'s) whether or not a cache is used, so a
+    cached and a fresh run see the same numbers.
+    """
+    first_chunk, end = offset // CHUNK, offset + count
+    chunks = range(first_chunk, -(-end // CHUNK))
+    parts = []
+    for k in tqdm(chunks, desc="pseudo-diffraction", unit=f"x{CHUNK} images", disable=not progress,
+                  leave=False):
+        path = None if cache is None else Path(cache) / f"chunk-{k * CHUNK:06d}.npz"
+        if path is not None and path.exists():
+            with np.load(path) as stored:
+                part = {name: stored[name] for name in stored.files}
+        else:
+            part = _chunk(k * CHUNK, seed)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                temporary = path.with_name(path.stem + ".part.npz")
+                np.savez(temporary, **part)
+                os.replace(temporary, path)
+        parts.append(part)
+    skip = offset - first_chunk * CHUNK
+
+    def joined(name: str) -> np.ndarray:
+        return np.concatenate([p[name] for p in parts])[skip: skip + count]
+
+    patterns, densities = (torch.from_numpy(joined(n).astype(np.float32) / _LEVELS)[:, None]
+                           for n in ("patterns", "densities"))
+    return patterns, densities, torch.from_numpy(joined("labels"))

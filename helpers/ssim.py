@@ -329,14 +329,19 @@ def _constants(
 ) -> tuple[torch.dtype, Tensor, float, float]:
     """The compute dtype, the 1-D window in it, and C1 = (k1 L)^2, C2 = (k2 L)^2."""
     dtype = _compute_dtype(x, y)
-    window = _on_device(tuple(gaussian_window(window_size, sigma).tolist()), dtype, x.device)
+    window = _window(window_size, float(sigma), dtype, x.device)
     return dtype, window, (k1 * data_range) ** 2, (k2 * data_range) ** 2
+
+
+# Made once per device: a copy from the host on every call would make every call wait for the device.
+# The cached tensors are never modified in place.
+@functools.lru_cache(maxsize=64)
+def _window(size: int, sigma: float, dtype: torch.dtype, device: torch.device) -> Tensor:
+    return gaussian_window(size, sigma, dtype=dtype, device=device)
 
 
 @functools.lru_cache(maxsize=64)
 def _on_device(values: tuple[float, ...], dtype: torch.dtype, device: torch.device) -> Tensor:
-    """``values`` as a 1-D tensor on ``device``, made once: copying it there on every call would make
-    every call wait for the device. Never modified in place."""
     return torch.tensor(values, dtype=torch.float64).to(dtype=dtype, device=device)
 
 

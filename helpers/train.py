@@ -1,23 +1,36 @@
-"""A small, resumable training loop with a history that separates each loss component.
+"""A small, resumable training loop that keeps the loss it optimises apart from what it only measures.
 
-    history = fit(model, objective, train_loader, val_loader, epochs=20, run_dir=run_directory(...))
+    run_dir = run_directory(runs_dir(), "vae", {"loss": "ms_ssim", "beta": 1e-3, "seed": 0}, data=train)
+    history = fit(model, objective, train, val, epochs=20, run_dir=run_dir, metrics=get_metrics())
+    model, history, config = load_run(run_dir)  # later, anywhere: no data, no training
 
-``objective(model, images, labels)`` returns a dict of scalar tensors: ``"loss"``, the value that is
-minimised, and any components worth following (``"mse"``, ``"ssim"``, ``"kl"``, ...). After every
-epoch ``fit`` records, per component:
+``train`` and ``val`` are :class:`helpers.loader.TensorLoader`\\ s of ``(x, y)`` batches (images and
+labels; or inputs and targets). ``objective(model, x, y, at)`` returns a dict of scalar tensors:
+``"loss"``, the value that is minimised, and any components worth following (``"mse"``, ``"kl"``,
+...). ``at`` (a :class:`Step`) says the epoch and step, for schedules such as a KL warm-up. To be
+measured by ``metrics`` the objective also returns ``"output"`` and ``"target"``, the two image
+batches ``(N, C, H, W)`` the metrics compare; they are not components.
 
-- ``train_<c>``: the mean over the epoch's training steps, in train mode, as the optimiser saw it;
-- ``train_eval_<c>``: on a fixed subset of the training set, in eval mode, after the epoch;
-- ``val_<c>``: on the validation set, in eval mode, after the epoch.
+After every epoch ``fit`` records:
+
+- ``train_<c>``: each component's mean over the epoch's training steps, in train mode, as the
+  optimiser saw it (the original write-ups' "train loss");
+- ``train_eval_<c>``, ``train_eval_<m>``: components and metrics on a fixed subset of the training
+  set, in eval mode, after the epoch, without a graph;
+- ``val_<c>``, ``val_<m>``: the same on the validation set;
+- ``train_seconds`` (the training steps), ``images_per_second`` (training images over those
+  seconds) and ``epoch_seconds`` (with the measurements), wall-clock.
 
 The gap between ``train_eval`` and ``val`` is the generalisation gap; the one between ``train`` and
-``train_eval`` is what train mode (dropout, batch norm, the weights moving during the epoch) adds.
+``train_eval`` is what train mode (dropout, batch norm, weights moving during the epoch) adds.
 
-Every epoch ends with an atomic checkpoint (written to a temporary file, then renamed) and
-``history.csv``; ``fit(..., resume=True)`` continues after the last checkpoint, and a run that was
-interrupted and resumed writes the same history as one that was not (on CPU; tested). The random state
-is set from ``(seed, epoch)`` at the start of every epoch, which is what makes that hold. A
-finished run of the same configuration is reused, not trained again (:func:`run_directory`).
+On a GPU a training step never waits for the device: components are summed on the device and read
+once per epoch, and a NaN or infinite component is found from those sums at the end of the epoch
+(:class:`NonFiniteLossError` names the first step where it appeared; the last good checkpoint is
+kept). Every epoch ends with an atomic checkpoint (written to a temporary file, then renamed) and
+``history.csv``; ``fit`` continues after the last checkpoint, and a run that was interrupted and
+resumed writes the same history as one that was not, timings apart (on CPU; tested). The random
+state is set from ``(seed, epoch)`` at the start of every epoch, which is what makes that hold.
 """
 
 from __future__ import annotations
@@ -26,40 +39,88 @@ import contextlib
 import csv
 import hashlib
 import json
-import math
 import os
 import random
+import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
+from helpers import models
 from helpers.config import device as best_device
+from helpers.loader import TensorLoader
 
-Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], Mapping[str, torch.Tensor]]
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.csv"
 CONFIG = "config.json"
+TIMING_COLUMNS = ("train_seconds", "images_per_second", "epoch_seconds")
+IMAGE_KEYS = ("output", "target")  # what an objective returns for the metrics; not components
+
+
+@dataclass(frozen=True)
+class Step:
+    """Where training stands when the objective is called: ``epoch`` (1-based), ``step`` (1-based
+    within the epoch), ``steps`` per epoch. Evaluation after an epoch sees its last step."""
+
+    epoch: int
+    step: int
+    steps: int
+
+    @property
+    def epochs_done(self) -> float:
+        """Epochs completed, fractional: 0 before the first step, ``epoch`` at the end of ``epoch``."""
+        return self.epoch - 1 + self.step / self.steps
+
+
+Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor, Step], Mapping[str, torch.Tensor]]
+Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 class NonFiniteLossError(RuntimeError):
     """A loss component became NaN or infinite; the last good checkpoint is kept."""
 
 
-def run_directory(root: str | Path, name: str, config: Mapping) -> Path:
-    """``root/<name>-<hash>``: one folder per configuration, with ``config.json`` written in it.
+# --------------------------------------------------------------------------------------------
+# Runs: found by their configuration and their data, reloaded without training
+# --------------------------------------------------------------------------------------------
 
-    ``config``: JSON-serialisable settings that decide the result (model, loss, data, epochs, seed,
-    ...). The same configuration gives the same folder, so a finished run is found and reused.
+
+def _provenance(data) -> list[dict]:
+    """What identifies the data of a run: name, split, source sentence, real or not, size."""
+    items = data if isinstance(data, (list, tuple)) else [data]
+    described = []
+    for item in items:
+        info = getattr(item, "info", item)
+        if info is None or not hasattr(info, "is_real"):
+            raise ValueError(
+                "data must be DatasetInfo(s) or TensorLoader(s) made with info=...; got "
+                f"{type(item).__name__}{' without info' if hasattr(item, 'info') else ''}"
+            )
+        described.append({"name": info.name, "split": info.split, "source": info.source,
+                          "is_real": info.is_real, "size": info.size})
+    return described
+
+
+def run_directory(root: str | Path, name: str, config: Mapping, *, data) -> Path:
+    """``root/<name>-<hash>``: one folder per configuration and data, with ``config.json`` in it.
+
+    ``config``: JSON-serialisable settings that decide the result (model, loss, epochs, seed, ...).
+    ``data``: the :class:`helpers.data.DatasetInfo` of the data trained and validated on (or the
+    :class:`TensorLoader`\\ s that carry it; one or a list). Their provenance, real or a synthetic
+    stand-in, is part of the key, so a run trained on a stand-in is never reused once the real data
+    are there. The same configuration on the same data gives the same folder, and is reused.
     """
-    text = json.dumps(config, sort_keys=True, default=str)
+    record = {"config": dict(config), "data": _provenance(data)}
+    text = json.dumps(record, sort_keys=True, default=str)
     folder = Path(root) / f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / CONFIG).write_text(json.dumps(config, sort_keys=True, indent=2, default=str) + "\n")
+    (folder / CONFIG).write_text(json.dumps(record, sort_keys=True, indent=2, default=str) + "\n")
     return folder
 
 
@@ -68,6 +129,40 @@ def read_history(run_dir: str | Path) -> list[dict[str, float]]:
     with open(Path(run_dir) / HISTORY, newline="") as f:
         rows = list(csv.DictReader(f))
     return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in rows]
+
+
+class Run(NamedTuple):
+    """A trained run, reloaded: the model (eval mode, on CPU), its history, its ``config.json``."""
+
+    model: nn.Module
+    history: list[dict[str, float]]
+    config: dict
+
+
+def load_run(run_dir: str | Path, device: torch.device | str = "cpu") -> Run:
+    """Rebuild the model a run trained, from its checkpoint alone: no data loader, no ``fit``.
+
+    The checkpoint keeps the model's constructor arguments (:func:`helpers.models.describe`), so
+    this works for the course's networks (``helpers.models``). Raises ``FileNotFoundError`` when
+    ``run_dir`` has no checkpoint, ``ValueError`` when its model cannot be rebuilt.
+    """
+    path = Path(run_dir) / CHECKPOINT
+    if not path.exists():
+        raise FileNotFoundError(f"run_dir must hold a finished or running run; {path} does not exist")
+    state = torch.load(path, map_location=device, weights_only=False)
+    if state.get("model_description") is None:
+        raise ValueError(f"the model of {run_dir} cannot be rebuilt: it was not one of helpers.models' "
+                         "networks (they record their constructor arguments)")
+    model = models.build(state["model_description"])
+    model.load_state_dict(state["model"])
+    model.to(device).eval()
+    config = json.loads((Path(run_dir) / CONFIG).read_text()) if (Path(run_dir) / CONFIG).exists() else {}
+    return Run(model, state["history"], config)
+
+
+# --------------------------------------------------------------------------------------------
+# The loop
+# --------------------------------------------------------------------------------------------
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -95,57 +190,98 @@ def _seed_epoch(seed: int, epoch: int) -> None:
     torch.manual_seed(value)
 
 
-def _check_finite(terms: Mapping[str, torch.Tensor], epoch: int, step: int, where: str) -> None:
+class _Sums:
+    """Per-name sums of ``value * batch size`` kept on the device, and the first step at which each
+    name was NaN or infinite: recorded with device operations only, read once by :meth:`read`."""
+
+    NEVER = 2**62
+
+    def __init__(self) -> None:
+        self.totals: dict[str, torch.Tensor] = {}
+        self.first_bad: dict[str, torch.Tensor] = {}
+        self.count = 0
+
+    def add(self, values: Mapping[str, torch.Tensor], size: int, step: int) -> None:
+        for name, value in values.items():
+            value = value.detach().float()
+            if name not in self.totals:
+                self.totals[name] = torch.zeros((), device=value.device)
+                self.first_bad[name] = torch.full((), self.NEVER, device=value.device, dtype=torch.long)
+            self.totals[name] += value * size
+            bad = torch.where(torch.isfinite(value), self.NEVER, step)
+            torch.minimum(self.first_bad[name], bad, out=self.first_bad[name])
+        self.count += size
+
+    def read(self, where: str, epoch: int) -> dict[str, float]:
+        """The means; raises :class:`NonFiniteLossError` naming the first non-finite name and step."""
+        names = list(self.totals)
+        if not names:
+            return {}
+        first_bad = torch.stack([self.first_bad[n] for n in names]).tolist()  # one read from the device
+        if min(first_bad) < self.NEVER:
+            step = min(first_bad)
+            name = names[first_bad.index(step)]
+            raise NonFiniteLossError(
+                f"{where} {name!r} is not finite at epoch {epoch}, step {step}; training stopped, the "
+                f"last good checkpoint (end of epoch {epoch - 1}) is kept"
+            )
+        means = (torch.stack([self.totals[n] for n in names]) / self.count).tolist()
+        return dict(zip(names, means, strict=True))
+
+
+def _components(terms, metrics: Mapping[str, Metric]) -> dict[str, torch.Tensor]:
+    """The scalar components of an objective's result, checked once (Python only, no device read)."""
     if not isinstance(terms, Mapping) or "loss" not in terms:
         shown = list(terms) if isinstance(terms, Mapping) else type(terms).__name__
         raise ValueError(f"objective must return a dict of scalar tensors with a 'loss' entry; got {shown}")
-    for name, value in terms.items():
-        if not torch.isfinite(value.detach()).all():
-            raise NonFiniteLossError(
-                f"{where} loss component {name!r} is {value.item()} at epoch {epoch}, step {step}; "
-                f"training stopped, the last good checkpoint (end of epoch {epoch - 1}) is kept"
-            )
-
-
-def _batch(batch, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    images, labels = batch[0], batch[1]
-    return images.to(device, non_blocking=True), torch.as_tensor(labels).to(device, non_blocking=True)
+    if metrics and not all(k in terms for k in IMAGE_KEYS):
+        raise ValueError("with metrics, objective must also return 'output' and 'target', the image batches "
+                         f"the metrics compare; got {list(terms)}")
+    clash = set(metrics) & set(terms)
+    if clash:
+        raise ValueError(f"metric names must differ from the component names; both have {sorted(clash)}")
+    return {k: v for k, v in terms.items() if k not in IMAGE_KEYS}
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, objective: Objective, loader: DataLoader, device: torch.device,
-             autocast: Callable | None = None, epoch: int = 0) -> dict[str, float]:
-    """Means of every component of ``objective`` over ``loader``, in eval mode (weighted by batch size).
+def evaluate(model: nn.Module, objective: Objective, loader: TensorLoader, at: Step,
+             metrics: Mapping[str, Metric] | None = None,
+             autocast: Callable | None = None) -> dict[str, float]:
+    """Means of every component of ``objective`` and every metric over ``loader``, in eval mode.
 
-    ``epoch`` only names the epoch in the error raised for a non-finite component.
+    Means are weighted by batch size; ``at`` is passed to the objective (the end of the epoch).
+    Raises :class:`NonFiniteLossError` for a NaN or infinite component or metric.
     """
+    metrics = metrics or {}
     model.eval()
-    totals: dict[str, float] = {}
-    count = 0
-    for step, batch in enumerate(loader):
-        images, labels = _batch(batch, device)
+    sums = _Sums()
+    for step, (x, y) in enumerate(loader, start=1):
         with autocast() if autocast else contextlib.nullcontext():
-            terms = objective(model, images, labels)
-        _check_finite(terms, epoch, step + 1, where="evaluation:")
-        for name, value in terms.items():
-            totals[name] = totals.get(name, 0.0) + value.item() * len(images)
-        count += len(images)
-    return {name: total / count for name, total in totals.items()}
+            terms = objective(model, x, y, at)
+        values = _components(terms, metrics)
+        values.update({name: metric(terms["output"], terms["target"]) for name, metric in metrics.items()})
+        sums.add(values, len(x), step)
+    return sums.read("evaluation:", at.epoch)
+
+
+def _synchronise(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def fit(
     model: nn.Module,
     objective: Objective,
-    train_loader: DataLoader,
-    val_loader: DataLoader,
+    train: TensorLoader,
+    val: TensorLoader,
     epochs: int,
     run_dir: str | Path,
     *,
+    metrics: Mapping[str, Metric] | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     lr: float = 1e-3,
     seed: int = 0,
     device: torch.device | str | None = None,
-    resume: bool = True,
     train_eval_size: int = 1000,
     amp: bool | None = None,
     progress: bool = True,
@@ -153,20 +289,28 @@ def fit(
 ) -> list[dict[str, float]]:
     """Train ``model`` for ``epochs`` epochs; return the history, one dict per epoch.
 
-    ``objective(model, images, labels)`` -> ``{"loss": ..., <component>: ...}`` (scalar tensors);
-    ``optimizer``: default Adam with ``lr``; ``device``: default :func:`helpers.config.device`;
-    ``resume``: continue from ``run_dir/checkpoint.pt`` when there is one (a finished run returns its
-    history at once); ``train_eval_size``: images of the fixed training subset measured in eval mode;
-    ``amp``: mixed precision (bfloat16 autocast), default on CUDA only; ``on_epoch_end(epoch, row)``:
-    called after each epoch's checkpoint. Raises :class:`NonFiniteLossError` on a NaN or infinite
-    component, naming the epoch, the step and the component.
+    ``objective(model, x, y, at)`` -> ``{"loss": ..., <component>: ..., ["output", "target"]}``;
+    ``train``, ``val``: :class:`TensorLoader`\\ s, on ``device`` already or moved there once;
+    ``metrics``: ``{name: metric(output, target) -> scalar}`` measured in eval mode only (for
+    example losses of :mod:`helpers.losses`); ``optimizer``: default Adam with ``lr``; ``device``:
+    default :func:`helpers.config.device`; ``train_eval_size``: images of the fixed training subset
+    measured in eval mode; ``amp``: bfloat16 autocast, default on CUDA only (SSIM and the losses of
+    :mod:`helpers.losses` compute in float32 inside it); ``on_epoch_end(epoch, row)``: called after
+    each epoch's checkpoint. An existing ``run_dir/checkpoint.pt`` is continued (a finished run
+    returns its history at once). Raises :class:`NonFiniteLossError` on a NaN or infinite component.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int; got {epochs!r}")
+    for name, loader in (("train", train), ("val", val)):
+        if not isinstance(loader, TensorLoader):
+            raise TypeError(f"{name} must be a helpers.loader.TensorLoader; got {type(loader).__name__}")
+    metrics = dict(metrics or {})
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     device = torch.device(device) if device is not None else best_device()
     model.to(device)
+    train = train if train.device == device else _moved(train, device)
+    val = val if val.device == device else _moved(val, device)
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
     use_amp = (device.type == "cuda") if amp is None else amp
     if use_amp and device.type != "cuda":
@@ -178,53 +322,59 @@ def fit(
     history: list[dict[str, float]] = []
     start = 1
     checkpoint_path = run_dir / CHECKPOINT
-    if resume and checkpoint_path.exists():
+    if checkpoint_path.exists():
         state = torch.load(checkpoint_path, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         history = state["history"]
         start = state["epoch"] + 1
-    train_subset = Subset(train_loader.dataset, range(min(train_eval_size, len(train_loader.dataset))))
-    train_eval_loader = DataLoader(train_subset, batch_size=train_loader.batch_size or 64, shuffle=False)
+    train_eval = train.subset(train_eval_size)
     quiet = not progress or bool(os.environ.get("CI"))
+    steps = len(train)
 
     for epoch in range(start, epochs + 1):
         _seed_epoch(seed, epoch)
+        train.set_epoch(epoch)
         model.train()
-        totals: dict[str, float] = {}
-        count = 0
-        bar = tqdm(train_loader, desc=f"epoch {epoch}/{epochs}", leave=False, disable=quiet, unit="batch")
-        for step, batch in enumerate(bar, start=1):
-            images, labels = _batch(batch, device)
+        sums = _Sums()
+        _synchronise(device)
+        began = time.perf_counter()
+        bar = tqdm(train, desc=f"epoch {epoch}/{epochs}", total=steps, leave=False, disable=quiet,
+                   unit="batch")
+        for step, (x, y) in enumerate(bar, start=1):
             optimizer.zero_grad(set_to_none=True)
             with autocast() if use_amp else contextlib.nullcontext():
-                terms = objective(model, images, labels)
-            _check_finite(terms, epoch, step, where="training:")
-            terms["loss"].backward()
+                terms = objective(model, x, y, Step(epoch, step, steps))
+            values = _components(terms, {})
+            values["loss"].backward()
             optimizer.step()
-            for name, value in terms.items():
-                totals[name] = totals.get(name, 0.0) + value.item() * len(images)
-            count += len(images)
-            bar.set_postfix(loss=f"{totals['loss'] / count:.4g}")
+            sums.add(values, len(x), step)
+        measured = sums.read("training:", epoch)  # the one read of the epoch's training steps
+        _synchronise(device)
+        train_seconds = time.perf_counter() - began
         row: dict[str, float] = {"epoch": epoch}
-        row.update({f"train_{k}": v / count for k, v in totals.items()})
-        amp_context = autocast if use_amp else None
-        for prefix, loader in (("train_eval", train_eval_loader), ("val", val_loader)):
-            measured = evaluate(model, objective, loader, device, amp_context, epoch)
-            row.update({f"{prefix}_{k}": v for k, v in measured.items()})
-        for key, value in row.items():
-            if key != "epoch" and not math.isfinite(value):
-                raise NonFiniteLossError(
-                    f"{key} is {value} at epoch {epoch}; the last good checkpoint (epoch {epoch - 1}) is kept"
-                )
+        row.update({f"train_{k}": v for k, v in measured.items()})
+        at_end = Step(epoch, steps, steps)
+        for prefix, loader in (("train_eval", train_eval), ("val", val)):
+            found = evaluate(model, objective, loader, at_end, metrics, autocast if use_amp else None)
+            row.update({f"{prefix}_{k}": v for k, v in found.items()})
+        row.update(train_seconds=train_seconds, images_per_second=sums.count / train_seconds,
+                   epoch_seconds=time.perf_counter() - began)
         history.append(row)
         if not quiet:
             tqdm.write(f"epoch {epoch}/{epochs}: train loss {row['train_loss']:.4g}, "
-                       f"val loss {row['val_loss']:.4g}")
+                       f"val loss {row['val_loss']:.4g}, {row['images_per_second']:.0f} images/s")
         state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
-                 "history": history}
+                 "history": history, "model_description": models.describe(model)}
         _atomic_write(checkpoint_path, lambda path, s=state: torch.save(s, path))
         _write_history(run_dir, history)
         if on_epoch_end is not None:
             on_epoch_end(epoch, row)
     return history
+
+
+def _moved(loader: TensorLoader, device: torch.device) -> TensorLoader:
+    """``loader`` with its tensors on ``device`` (moved once), same batches and order."""
+    return TensorLoader(*loader.tensors, batch_size=loader.batch_size, shuffle=loader.shuffle,
+                        seed=loader.seed, device=device, drop_last=loader.drop_last, info=loader.info)
+

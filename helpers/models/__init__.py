@@ -1,0 +1,35 @@
+"""The course's networks, one module per network, and how a checkpoint rebuilds them.
+
+Each network records its constructor arguments in ``self.arguments`` (plain JSON values), so that
+:func:`describe` can store them beside the weights and :func:`build` can make the same network again:
+:func:`helpers.train.load_run` reloads a trained model without its data or its training code.
+
+- :mod:`helpers.models.conv_autoencoder`: a small convolutional autoencoder (benchmarks, tests).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from torch import nn
+
+PACKAGE = __name__
+
+
+def describe(model: nn.Module) -> dict | None:
+    """``{"class": "module.Name", "arguments": {...}}`` for a network of this package, else None."""
+    arguments = getattr(model, "arguments", None)
+    module = type(model).__module__
+    if arguments is None or not module.startswith(PACKAGE + "."):
+        return None
+    return {"class": f"{module}.{type(model).__qualname__}", "arguments": dict(arguments)}
+
+
+def build(description: dict) -> nn.Module:
+    """The network :func:`describe` described, freshly initialised. Only this package's classes are
+    built: a checkpoint cannot name arbitrary code."""
+    name = description.get("class", "") if isinstance(description, dict) else ""
+    module, _, cls = name.rpartition(".")
+    if not module.startswith(PACKAGE + "."):
+        raise ValueError(f"description must name a class of {PACKAGE}; got {description!r}")
+    return getattr(importlib.import_module(module), cls)(**description.get("arguments", {}))
