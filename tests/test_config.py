@@ -14,12 +14,24 @@ from helpers import config
 
 def test_profiles_share_one_table_of_settings():
     assert set(config.PROFILES) == {"smoke", "cpu", "full"}
-    fields = [set(vars(p)) for p in config.PROFILES.values()]
-    assert all(f == fields[0] for f in fields)
-    smoke, cpu, full = (config.PROFILES[n] for n in ("smoke", "cpu", "full"))
-    assert smoke.train_samples < cpu.train_samples <= full.train_samples
-    assert smoke.epochs < cpu.epochs <= full.epochs
-    assert not smoke.tracked_figures  # a smoke run never writes tracked files
+    assert not config.PROFILES["smoke"].tracked_figures  # a smoke run never writes tracked files
+    assert config.PROFILES["smoke"].relaxed and not config.PROFILES["cpu"].relaxed
+
+
+@pytest.mark.parametrize("notebook", sorted(config.NOTEBOOK_SETTINGS))
+def test_each_training_notebook_has_one_row_per_profile_growing_with_it(notebook):
+    rows = config.NOTEBOOK_SETTINGS[notebook]
+    assert set(rows) == set(config.PROFILES) and len({type(r) for r in rows.values()}) == 1
+    smoke, cpu, full = rows["smoke"], rows["cpu"], rows["full"]
+    for field in ("train_images", "epochs", "seeds"):
+        assert getattr(smoke, field) <= getattr(cpu, field) <= getattr(full, field), field
+    assert smoke.train_images < cpu.train_images and cpu.seeds >= 2  # several seeds where it counts
+    assert config.notebook_settings(notebook, "cpu") is cpu
+
+
+def test_notebook_settings_name_the_notebooks_that_have_them():
+    with pytest.raises(ValueError, match=r"notebook must be one of \['04_el_vae'"):
+        config.notebook_settings("01_variance_identity", "cpu")
 
 
 def test_resolve_profile_prefers_argument_then_environment(monkeypatch):

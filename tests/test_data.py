@@ -143,3 +143,51 @@ def test_offline_the_staged_packaged_copies_are_the_real_data(name):
     assert counts.min() >= 5000  # the real label distribution, not a stand-in's
     first = {"mnist": 5, "fashion-mnist": 9}[name]  # the first training label of each set
     assert label == first
+
+
+# ---------------------------------------------------------------------------------------------
+# Splits in memory
+# ---------------------------------------------------------------------------------------------
+
+
+def test_size_subsets_keep_their_class_names(tmp_path):
+    with pytest.warns(SyntheticDataWarning):
+        small, info = get_dataset("cifar10", "val", root=tmp_path, size=5)
+    assert small.classes == info.classes and small.classes[0] == "airplane"
+    assert get_dataset("pseudo-diffraction", "val", size=2)[0].classes == ("P", "I", "F")
+
+
+def test_load_split_gives_the_images_get_dataset_gives(tmp_path):
+    from helpers.loader import TensorLoader
+
+    _fake_mnist(tmp_path)
+    split = data.load_split("mnist", "val", root=tmp_path, progress=False)
+    dataset, info = get_dataset("mnist", "val", root=tmp_path)
+    assert split.images.dtype == torch.uint8 and split.images.shape == (5, 1, 28, 28)
+    assert split.info == info and split.densities is None
+    images, labels = next(iter(TensorLoader(split.images, split.labels, batch_size=5)))
+    for i in range(5):
+        assert torch.equal(images[i], dataset[i][0]) and labels[i].item() == dataset[i][1]
+    with pytest.warns(SyntheticDataWarning):
+        stand_in = data.load_split("cifar10", "test", root=tmp_path, size=3, progress=False)
+    assert stand_in.images.dtype == torch.float32 and not stand_in.info.is_real
+
+
+def test_pseudo_diffraction_is_made_once_and_cached_by_version_and_seed(tmp_path):
+    from helpers import diffraction
+
+    fresh = diffraction.generate(250, 10, cache=None, progress=False)  # crosses a block boundary
+    cached = diffraction.generate(250, 10, cache=tmp_path, progress=False)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["chunk-000000.npz", "chunk-000256.npz"]
+    again = diffraction.generate(250, 10, cache=tmp_path, progress=False)  # read back, not made
+    for a, b, c in zip(fresh, cached, again, strict=True):
+        assert torch.equal(a, b) and torch.equal(b, c)
+    patterns, densities, labels = fresh
+    for i in (0, 9):
+        pattern, density, label = diffraction.pseudo_diffraction(250 + i)
+        assert (patterns[i, 0] - torch.from_numpy(pattern)).abs().max() <= 0.5 / 65535 + 1e-7
+        assert (densities[i, 0] - torch.from_numpy(density)).abs().max() <= 0.5 / 65535 + 1e-7
+        assert labels[i].item() == label
+    folder = diffraction.cache_folder(tmp_path, seed=3)
+    assert folder.name == f"v{diffraction.GENERATOR_VERSION}-seed3"

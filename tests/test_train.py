@@ -22,7 +22,6 @@ from helpers.ssim import SSIMLoss
 from helpers.train import (
     CHECKPOINT,
     CONFIG,
-    HISTORY,
     TIMING_COLUMNS,
     NonFiniteLossError,
     Step,
