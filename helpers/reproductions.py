@@ -1,11 +1,18 @@
 """The write-ups' faulty formulas, re-implemented from their descriptions so their effects can be measured.
 
-Nothing here is meant for use as a loss or a metric: :mod:`helpers.ssim` is the correct version. Each
-fault can be switched off on its own, so a notebook can measure what each one changes, and with
-every fault off the result equals :func:`helpers.ssim.ms_ssim` (tested).
+Nothing here is meant for use as a loss or a metric: :mod:`helpers.ssim` is the correct version.
+
+- :func:`collection_ms_ssim`, the MS-SSIM of a popular VAE collection: each fault can be switched off
+  on its own, so a notebook can measure what each one changes, and with every fault off the result
+  equals :func:`helpers.ssim.ms_ssim` (tested).
+- :func:`blog_ssim_map` and :func:`blog_ssim`, the zero-padded SSIM loss of the post "SSIM Loss を
+  PyTorch で実装" (notebook 02), which the CVAE write-up "SSIM Lossを用いてConditionalVAEの損失関数を
+  定義する" reuses with one channel (notebook 05); as the post computes it, faults included.
 """
 
 from __future__ import annotations
+
+import functools
 
 import torch
 import torch.nn.functional as F
@@ -93,3 +100,82 @@ def collection_ms_ssim(
     else:
         value = torch.prod(powered_cs[:-1], dim=0) * powered_ssim[-1]
     return value if batch_means else value.mean(dim=1)
+
+
+# The blog's constants: C1 = (k1 L)^2 and C2 = (k2 L)^2 with L = 1, whatever the data.
+_BLOG_C1, _BLOG_C2 = 0.01**2, 0.03**2
+
+
+def blog_window(window_size: int = 11, sigma: float = 1.5) -> Tensor:
+    """The 2-D Gaussian window of the SSIM blog post: ``(window_size, window_size)``, float32, sums to 1.
+
+    Built as the post builds it: offsets ``(1 - k)/2 .. (k - 1)/2`` in float32, taps
+    ``exp(-(d / sigma)^2 / 2)`` normalised to sum 1, and their outer product, all in float32 (the
+    course's :func:`helpers.local_stats.gaussian_window` is float64).
+    """
+    offsets = torch.arange((1 - window_size) / 2, (1 + window_size) / 2, dtype=torch.float32)
+    taps = torch.exp(-((offsets / sigma) ** 2) / 2)
+    taps = taps / taps.sum()
+    return torch.outer(taps, taps)
+
+
+@functools.lru_cache(maxsize=16)
+def _blog_window_on(window_size: int, sigma: float, device: torch.device) -> Tensor:
+    """:func:`blog_window` as ``(1, 1, k, k)`` on ``device``, copied there once. Never modified in place."""
+    return blog_window(window_size, sigma)[None, None].to(device)
+
+
+def blog_ssim_map(
+    x: Tensor,
+    y: Tensor,
+    window_size: int = 11,
+    sigma: float = 1.5,
+    channels: int = 3,
+    eps: float = 1e-12,
+) -> Tensor:
+    """The SSIM map of the blog post "SSIM Loss を PyTorch で実装": ``(N, C, H, W)``, the inputs' size.
+
+    ``x``, ``y``: ``(N, channels, H, W)``, float32 (or whatever autocast makes of a float32 window);
+    any values: there is no range check, and the constants assume a data range of 1 whatever the data.
+    The post's formula, faults included:
+
+    - "same" filtering with ``window_size // 2`` zeros around the image (``padding=k // 2``): every
+      window within ``k // 2`` pixels of the border averages zeros that are in neither image;
+    - the window is float32 (:func:`blog_window`) and expanded to ``channels`` copies with
+      ``groups=channels``, fixed in advance (3 in the post, 1 in the CVAE write-up): an input with
+      another number of channels, or a float64 input, fails inside ``F.conv2d`` with torch's
+      RuntimeError, as in the original;
+    - uncentred moments, ``var = E[x^2] - E[x]^2`` and ``cov = E[xy] - E[x]E[y]``, unclamped;
+    - ``C1 = 0.01^2`` and ``C2 = 0.03^2`` (data range 1), and ``eps`` added to the denominator::
+
+        map = (2 mu_x mu_y + C1)(2 cov + C2) / ((mu_x^2 + mu_y^2 + C1)(var_x + var_y + C2) + eps)
+
+    Away from the border (windows that never reach the padding) it equals
+    :func:`helpers.ssim.ssim_map` up to float32 rounding. Differentiable through autograd.
+    """
+    window = _blog_window_on(window_size, sigma, x.device).expand(channels, 1, window_size, window_size)
+
+    def local_mean(t: Tensor) -> Tensor:
+        return F.conv2d(t, window, padding=window_size // 2, groups=channels)
+
+    mu_x, mu_y = local_mean(x), local_mean(y)
+    var_x = local_mean(x * x) - mu_x * mu_x
+    var_y = local_mean(y * y) - mu_y * mu_y
+    cov = local_mean(x * y) - mu_x * mu_y
+    numerator = (2 * mu_x * mu_y + _BLOG_C1) * (2 * cov + _BLOG_C2)
+    denominator = (mu_x**2 + mu_y**2 + _BLOG_C1) * (var_x + var_y + _BLOG_C2)
+    return numerator / (denominator + eps)
+
+
+def blog_ssim(
+    x: Tensor,
+    y: Tensor,
+    window_size: int = 11,
+    sigma: float = 1.5,
+    channels: int = 3,
+    eps: float = 1e-12,
+) -> Tensor:
+    """The blog post's SSIM: the mean of :func:`blog_ssim_map` over the batch, channels and pixels, one
+    scalar for the whole batch. The post's loss (and the CVAE write-up's, with ``channels=1``) is
+    ``1 - blog_ssim(x, y)``."""
+    return blog_ssim_map(x, y, window_size, sigma, channels, eps).mean()
