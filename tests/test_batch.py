@@ -3,8 +3,12 @@ failure naming the notebook and the cell, and resumes."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -81,30 +85,103 @@ def test_unknown_prefix_is_a_usage_error(folder):
     assert "matches no notebook" in result.stderr
 
 
-def test_an_interrupted_run_keeps_finished_notebooks_and_says_how_to_resume(folder):
-    import signal
-    import time
+def _assert_ends(pid, within=10):
+    """Assert that process ``pid`` ends, and is reaped, within ``within`` seconds (a zombie still
+    answers ``os.kill(pid, 0)``, so it does not count); kill it when it does not."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    try:
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+        state = next(line for line in status if line.startswith("State:"))  # 'Z (zombie)': not reaped
+    except (OSError, StopIteration):
+        state = "state unknown"
+    os.kill(pid, signal.SIGKILL)
+    pytest.fail(f"process {pid} outlived the run ({state})")
 
+
+def _interrupt_in_slow_cell(folder, slow_cell, deliver):
+    """Run the folder's notebooks with 02 made slow, send the runner SIGINT once the slow cell runs
+    (``deliver``: to its process group, as a terminal's Ctrl-C, or to its pid only) and return the
+    exit code, stdout, stderr and the pid of 02's kernel. The slow cell first writes the kernel's pid
+    to a file, then runs ``slow_cell``, so the interrupt lands inside it."""
     src, out = folder / "notebooks", folder / "out"
     started = folder / "slow-cell-started"
-    # now slow, not broken; the cell says when it has started, so the interrupt lands inside it
-    _notebook(src / "02_broken.ipynb", "import pathlib, time",
-              f"pathlib.Path({str(started)!r}).touch()\ntime.sleep(120)")
-    run = subprocess.Popen(
-        [sys.executable, "-m", "helpers.batch", "--no-progress", "--profile", "smoke",
-         "--notebooks", str(src), "--output", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    deadline = time.monotonic() + 240
-    while not started.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert started.exists(), "the slow cell never started"
-    time.sleep(0.5)
-    run.send_signal(signal.SIGINT)
-    _, stderr = run.communicate(timeout=120)
-    assert run.returncode == batch.EXIT_INTERRUPTED
-    assert "Interrupted in 02_broken.ipynb" in stderr and "--resume" in stderr
+    # written then renamed, so that the file is never seen empty
+    announce = (f"pid_file = pathlib.Path({str(started)!r})\n"
+                "pid_file.with_suffix('.tmp').write_text(str(os.getpid()))\n"
+                "pid_file.with_suffix('.tmp').rename(pid_file)\n")
+    _notebook(src / "02_broken.ipynb", "import os, pathlib, time", announce + slow_cell)
+    stdout_path, stderr_path = folder / "stdout.txt", folder / "stderr.txt"
+    with open(stdout_path, "w") as stdout, open(stderr_path, "w") as stderr:
+        # files, not pipes: a pipe would also wait for any process that outlives the runner
+        run = subprocess.Popen(
+            [sys.executable, "-m", "helpers.batch", "--no-progress", "--profile", "smoke",
+             "--notebooks", str(src), "--output", str(out)],
+            stdout=stdout, stderr=stderr, start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 240
+        while not started.exists() and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert started.exists(), f"the slow cell never started:\n{stderr_path.read_text()}"
+        kernel = int(started.read_text())
+        time.sleep(0.5)
+        if deliver == "process group":
+            os.killpg(run.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+        else:
+            os.kill(run.pid, signal.SIGINT)
+        run.wait(timeout=120)
+        return run.returncode, stdout_path.read_text(), stderr_path.read_text(), kernel
+    finally:  # leave nothing running when an assertion fails
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
+
+
+@pytest.mark.parametrize("deliver", ["process group", "runner only"])
+def test_an_interrupted_run_keeps_finished_notebooks_and_says_how_to_resume(folder, deliver):
+    src, out = folder / "notebooks", folder / "out"
+    returncode, stdout, stderr, kernel = _interrupt_in_slow_cell(folder, "time.sleep(120)", deliver)
+    try:
+        assert returncode == batch.EXIT_INTERRUPTED, stderr
+        assert "Interrupted in 02_broken.ipynb" in stderr, stderr
+        assert "--resume" in stderr and "make course RESUME=1" in stderr
+        assert batch.is_complete(src / "01_fine.ipynb", out / "01_fine.ipynb", "smoke")
+        assert not batch.is_complete(src / "02_broken.ipynb", out / "02_broken.ipynb", "smoke")
+        assert "[3/3]" not in stdout and not (out / "03_later.ipynb").exists()  # never started
+    finally:
+        _assert_ends(kernel)  # 02's kernel
+
+
+def test_a_notebook_that_catches_the_interrupt_is_not_counted_complete(folder):
+    # a cell that stops early on Ctrl-C, as a training loop may: it ends without an error, and papermill
+    # marks every cell 'completed'
+    slow_cell = "try:\n    time.sleep(120)\nexcept KeyboardInterrupt:\n    print('stopped early')"
+    src, out = folder / "notebooks", folder / "out"
+    returncode, stdout, stderr, kernel = _interrupt_in_slow_cell(folder, slow_cell, "process group")
+    try:
+        assert returncode == batch.EXIT_INTERRUPTED, stderr
+        assert "Interrupted in 02_broken.ipynb" in stderr
+        assert not batch.is_complete(src / "02_broken.ipynb", out / "02_broken.ipynb", "smoke")
+        assert "[3/3]" not in stdout and not (out / "03_later.ipynb").exists()
+    finally:
+        _assert_ends(kernel)  # 02's kernel
+
+
+def test_a_notebook_whose_kernel_died_is_not_counted_complete(folder):
+    src, out = folder / "notebooks", folder / "out"
+    _notebook(src / "02_broken.ipynb", "import os, signal", "os.kill(os.getpid(), signal.SIGKILL)", "x = 1")
+    result = _run("--profile", "smoke", "--notebooks", str(src), "--output", str(out))
+    assert result.returncode == batch.EXIT_FAILED
+    assert "DeadKernelError" in result.stderr
+    assert not (out / "03_later.ipynb").exists()
     assert batch.is_complete(src / "01_fine.ipynb", out / "01_fine.ipynb", "smoke")
+    # papermill writes it with every cell marked 'completed'
     assert not batch.is_complete(src / "02_broken.ipynb", out / "02_broken.ipynb", "smoke")
 
 
