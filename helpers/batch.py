@@ -280,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
                         not args.no_progress, args.runner_pid)
 
     runner = _Runner()
+    # installed even when SIGINT was ignored at start, as for a background job of a non-interactive
+    # shell: Python leaves it ignored then, and the run would go on through a Ctrl-C or a kill -INT
     previous_handler = signal.signal(signal.SIGINT, runner.on_sigint)
     try:
         return _run_all(parser, args, runner)

@@ -104,11 +104,12 @@ def _assert_ends(pid, within=10):
     pytest.fail(f"process {pid} outlived the run ({state})")
 
 
-def _interrupt_in_slow_cell(folder, slow_cell, deliver):
+def _interrupt_in_slow_cell(folder, slow_cell, deliver, ignored_on_start=False):
     """Run the folder's notebooks with 02 made slow, send the runner SIGINT once the slow cell runs
     (``deliver``: to its process group, as a terminal's Ctrl-C, or to its pid only) and return the
     exit code, stdout, stderr and the pid of 02's kernel. The slow cell first writes the kernel's pid
-    to a file, then runs ``slow_cell``, so the interrupt lands inside it."""
+    to a file, then runs ``slow_cell``, so the interrupt lands inside it. With ``ignored_on_start``,
+    the runner starts with SIGINT ignored."""
     src, out = folder / "notebooks", folder / "out"
     started = folder / "slow-cell-started"
     # written then renamed, so that the file is never seen empty
@@ -123,6 +124,7 @@ def _interrupt_in_slow_cell(folder, slow_cell, deliver):
             [sys.executable, "-m", "helpers.batch", "--no-progress", "--profile", "smoke",
              "--notebooks", str(src), "--output", str(out)],
             stdout=stdout, stderr=stderr, start_new_session=True,
+            preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignored_on_start else None,
         )
     try:
         deadline = time.monotonic() + 240
@@ -143,10 +145,16 @@ def _interrupt_in_slow_cell(folder, slow_cell, deliver):
             run.wait()
 
 
-@pytest.mark.parametrize("deliver", ["process group", "runner only"])
-def test_an_interrupted_run_keeps_finished_notebooks_and_says_how_to_resume(folder, deliver):
+@pytest.mark.parametrize("deliver, ignored", [
+    ("process group", False),
+    ("runner only", False),
+    # as for a background job of a non-interactive shell (a test run in the background, say), where
+    # Python leaves SIGINT ignored: the slow cell would sleep on and 03 would start
+    ("process group", True),
+], ids=["process group", "runner only", "ignored on start"])
+def test_an_interrupted_run_keeps_finished_notebooks_and_says_how_to_resume(folder, deliver, ignored):
     src, out = folder / "notebooks", folder / "out"
-    returncode, stdout, stderr, kernel = _interrupt_in_slow_cell(folder, "time.sleep(120)", deliver)
+    returncode, stdout, stderr, kernel = _interrupt_in_slow_cell(folder, "time.sleep(120)", deliver, ignored)
     try:
         assert returncode == batch.EXIT_INTERRUPTED, stderr
         assert "Interrupted in 02_broken.ipynb" in stderr, stderr
