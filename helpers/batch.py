@@ -197,7 +197,7 @@ class _Runner:
             try:
                 return child.wait(timeout=STOP_GRACE_S)
             except subprocess.TimeoutExpired:
-                child.terminate()
+                child.terminate()  # it ends without clean-up; its kernel follows (see _exit_with_runner)
             try:
                 return child.wait(timeout=KILL_GRACE_S)
             except subprocess.TimeoutExpired:
