@@ -20,13 +20,16 @@ Where real files come from, in order:
 
 Only then, with ``mode="auto"``, a synthetic stand-in of the same shape is used, with a
 :class:`SyntheticDataWarning` naming it, and ``info.is_real`` False so every table and figure can say
-so. ``mode="real"`` raises instead. ``pseudo-diffraction`` is always synthetic: the real diffraction
-data of the overfitting study are private (see :mod:`helpers.diffraction`).
+so. ``mode="real"`` raises instead. ``pseudo-lacbed`` and ``pseudo-diffraction`` are always
+synthetic: the real diffraction data of the overfitting study are private (see
+:mod:`helpers.diffraction`). ``pseudo-lacbed`` (LACBED-like Bragg-line patterns, the kind the study
+used; notebook 06's data) and ``pseudo-diffraction`` (kinematic spot patterns) are the generator's two
+kinds, each paired with the crystal's density image.
 
 Splits are deterministic and disjoint. ``train`` is the whole official training set (60,000 images
 for MNIST and Fashion-MNIST, 50,000 for CIFAR-10), as the write-ups train on; the official test set
 is cut in two fixed halves, ``val`` and ``test``, so that validation never sees a test image.
-CelebA and pseudo-diffraction have their own three splits.
+CelebA and the two pseudo-diffraction kinds have their own three splits.
 """
 
 from __future__ import annotations
@@ -56,7 +59,9 @@ from helpers.config import data_dir
 from helpers.diffraction import SPLIT_SIZES as DIFFRACTION_SPLITS
 from helpers.diffraction import PseudoDiffraction
 
-NAMES = ("mnist", "fashion-mnist", "cifar10", "celeba", "pseudo-diffraction")
+NAMES = ("mnist", "fashion-mnist", "cifar10", "celeba", "pseudo-diffraction", "pseudo-lacbed")
+#: The data sets that :mod:`helpers.diffraction` makes, and the kind of pattern of each.
+DIFFRACTION_KINDS = {"pseudo-diffraction": "spots", "pseudo-lacbed": "lacbed"}
 SPLITS = ("train", "val", "test")
 MODES = ("auto", "real", "synthetic")
 DOWNLOAD_TIMEOUT = 20  # seconds per connection: a silent network must not hang a run
@@ -92,6 +97,7 @@ SPECS = {
                    {"train": 162770, "val": 19867, "test": 19962}),
     "pseudo-diffraction": Spec("pseudo-diffraction", "", (1, 128, 128), ("P", "I", "F"),
                                dict(DIFFRACTION_SPLITS)),
+    "pseudo-lacbed": Spec("pseudo-LACBED", "", (1, 128, 128), ("P", "I", "F"), dict(DIFFRACTION_SPLITS)),
 }
 
 
@@ -111,8 +117,8 @@ class DatasetInfo:
     def label(self) -> str:
         """For titles and tables: ``"Fashion-MNIST"`` or ``"synthetic stand-in for CIFAR-10"``."""
         title = SPECS[self.name].title
-        if self.name == "pseudo-diffraction":
-            return "pseudo-diffraction (synthetic)"
+        if self.name in DIFFRACTION_KINDS:
+            return f"{title} (synthetic)"
         return title if self.is_real else f"synthetic stand-in for {title}"
 
 
@@ -442,14 +448,20 @@ def get_dataset(
     spec = SPECS[name]
     root = Path(root) if root is not None else data_dir()
 
-    if name == "pseudo-diffraction":
+    if name in DIFFRACTION_KINDS:
         if mode == "real":
-            raise ValueError("mode='real' is impossible for 'pseudo-diffraction': the study's diffraction "
-                             "data are private, and this generator is the only source; use mode='auto'")
+            raise ValueError(f"mode='real' is impossible for {name!r}: the study's diffraction data are "
+                             "private, and this generator is the only source; use mode='auto'")
         offset = sum(spec.split_sizes[s] for s in SPLITS[: SPLITS.index(split)])
-        dataset: Dataset = PseudoDiffraction(spec.split_sizes[split], offset=offset, seed=seed)
-        source = ("pseudo-diffraction: kinematic patterns of P/I/F cubic lattices made from the index "
-                  "(helpers.diffraction), standing in for the study's private data")
+        kind = DIFFRACTION_KINDS[name]
+        dataset: Dataset = PseudoDiffraction(spec.split_sizes[split], offset=offset, seed=seed, kind=kind)
+        if kind == "spots":
+            source = ("pseudo-diffraction: kinematic patterns of P/I/F cubic lattices made from the index "
+                      "(helpers.diffraction), standing in for the study's private data")
+        else:
+            source = ("pseudo-LACBED: 000-beam intensity against beam tilt of P/I/F cubic crystals, a "
+                      "product of two-beam rocking curves (not Bloch-wave), made from the index "
+                      "(helpers.diffraction), standing in for the study's private data")
         is_real = False
     else:
         loaded = None if mode == "synthetic" else _load_real(name, split, root, _download_allowed(download))
@@ -483,8 +495,9 @@ def get_dataset(
 @dataclass(frozen=True)
 class Split:
     """One split in memory. ``images``: ``(N, C, H, W)``, uint8 for real 8-bit data sets, float32 in
-    [0, 1] otherwise; ``labels``: int64 ``(N,)``; ``densities``: pseudo-diffraction's paired density
-    images, float32 ``(N, 1, 128, 128)`` (None for other data sets); ``info``: where it came from."""
+    [0, 1] otherwise; ``labels``: int64 ``(N,)``; ``densities``: the pseudo-diffraction kinds' paired
+    density images, float32 ``(N, 1, 128, 128)`` (None for other data sets); ``info``: where it came
+    from."""
 
     images: torch.Tensor
     labels: torch.Tensor
@@ -517,15 +530,17 @@ def load_split(
 
     Real 8-bit sets (MNIST, Fashion-MNIST, CIFAR-10, CelebA) stay 8-bit (``uint8``, a quarter of the
     memory; :class:`helpers.loader.TensorLoader` divides by 255 per batch, which gives exactly the
-    floats :func:`get_dataset` gives). Pseudo-diffraction images come from
-    :func:`helpers.diffraction.generate`, cached under ``data/`` by generator version and seed.
+    floats :func:`get_dataset` gives). ``pseudo-diffraction`` and ``pseudo-lacbed`` images come from
+    :func:`helpers.diffraction.generate`, cached under ``data/`` by kind, generator version and seed
+    (``data/pseudo-diffraction/v1-seed0/``, ``data/pseudo-lacbed/v1-seed0/``).
     """
     dataset, info = get_dataset(name, split, root=root, mode=mode, size=size, download=download, seed=seed)
     base = dataset.dataset if isinstance(dataset, Subset) else dataset
     if isinstance(base, PseudoDiffraction):
         root = Path(root) if root is not None else data_dir()
         patterns, densities, labels = diffraction.generate(
-            base.offset, len(dataset), seed, cache=diffraction.cache_folder(root, seed), progress=progress)
+            base.offset, len(dataset), seed, cache=diffraction.cache_folder(root, seed, base.kind),
+            progress=progress, kind=base.kind)
         return Split(patterns, labels, info, densities)
     if isinstance(base, ImageArray):  # index the uint8 array directly: no per-image work
         indices = torch.as_tensor(base.indices[: len(dataset)])
