@@ -105,6 +105,18 @@ def test_lower_bound_passes_the_gradient_only_towards_the_bound():
     assert x.grad.tolist() == [0.0, 1.0, -1.0, -1.0]
 
 
+def test_half_precision_inputs_do_not_overflow():
+    """300^2 overflows float16 (max 65504): the norm is computed in float32 and cast back."""
+    x = torch.tensor([300.0, -2.0]).view(1, 2, 1, 1)
+    for inverse in (False, True):
+        layer = GDN(2, inverse=inverse)
+        y = layer(x.half())
+        assert y.dtype == torch.float16 and torch.isfinite(y).all()
+        torch.testing.assert_close(y.float(), layer(x).half().float())
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert torch.isfinite(layer(x.bfloat16())).all()
+
+
 def test_bad_arguments_and_shapes_are_named():
     with pytest.raises(ValueError, match="channels must be a positive int; got 0"):
         GDN(0)

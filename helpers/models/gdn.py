@@ -61,8 +61,8 @@ def _read(stored: Tensor, minimum: float) -> Tensor:
 
 
 class GDN(nn.Module):
-    """GDN over the channels of ``(N, channels, H, W)`` (any ``H, W``; the same shape out), or its
-    approximate inverse with ``inverse=True``.
+    """GDN over the channels of ``(N, channels, H, W)`` (any ``H, W``; the same shape and dtype out), or
+    its approximate inverse with ``inverse=True``. Half-precision inputs are normalised in float32.
 
     ``beta`` ``(channels,)`` starts at 1 and ``gamma`` ``(channels, channels)`` at ``gamma_init`` times
     the identity, so a fresh layer computes ``x / sqrt(1 + gamma_init x^2)`` per channel. Parameters:
@@ -111,9 +111,14 @@ class GDN(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 4 or x.shape[1] != self.channels:
             raise ValueError(f"x must have shape (N, {self.channels}, H, W); got {tuple(x.shape)}")
-        # sum_j gamma_ij x_j^2 + beta_i at every pixel: a 1 x 1 convolution of the squares
-        norm = F.conv2d(x * x, self.gamma[:, :, None, None], self.beta)  # (N, channels, H, W)
-        return x * torch.sqrt(norm) if self.inverse else x * torch.rsqrt(norm)
+        # in float32 at least, whatever autocast asks: x^2 overflows float16 from |x| = 256 on
+        wide = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+        with torch.autocast(x.device.type, enabled=False):
+            # sum_j gamma_ij x_j^2 + beta_i at every pixel: a 1 x 1 convolution of the squares
+            gamma, beta = self.gamma.to(wide.dtype), self.beta.to(wide.dtype)
+            norm = F.conv2d(wide * wide, gamma[:, :, None, None], beta)  # (N, channels, H, W)
+            y = wide * torch.sqrt(norm) if self.inverse else wide * torch.rsqrt(norm)
+        return y.to(x.dtype)
 
     def extra_repr(self) -> str:
         return f"{self.channels}, inverse={self.inverse}"
