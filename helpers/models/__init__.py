@@ -5,6 +5,9 @@ Each network records its constructor arguments in ``self.arguments`` (plain JSON
 :func:`helpers.train.load_run` reloads a trained model without its data or its training code.
 
 - :mod:`helpers.models.conv_autoencoder`: a small convolutional autoencoder (benchmarks, tests).
+- :mod:`helpers.models.vae`: the VAE collection's convolutional VAE, optionally class-conditional
+  (notebooks 04, 05).
+- :mod:`helpers.models.classifier`: a small classifier of real images, frozen after training (05, 07).
 - :mod:`helpers.models.gdn`: GDN and inverse GDN (Ballé et al. 2016), beta and gamma kept positive.
 - :mod:`helpers.models.gdn_autoencoder`: the GDN network of notebook 06, density image -> pattern.
 """

@@ -1,0 +1,166 @@
+"""The VAE, the classifier and the experiment helpers of notebooks 04 and 05."""
+
+import math
+
+import pytest
+import torch
+from scipy import ndimage
+
+from helpers import models
+from helpers.classify import accuracy
+from helpers.models.classifier import Classifier
+from helpers.models.vae import VAE, kl_divergence
+from helpers.train import Step
+from helpers.vae_experiments import (
+    COLLECTION,
+    VAEObjective,
+    beta_for_rate,
+    gradient_energy,
+    pad_to,
+    sharpness_ratio,
+    summarise,
+    weights_hash,
+)
+
+
+def test_vae_shapes_and_output_range():
+    model = VAE(side=32, channels=1, widths=(8, 16, 32, 64), latent=6)
+    out = model(torch.rand(5, 1, 32, 32))
+    assert out.reconstruction.shape == (5, 1, 32, 32)
+    assert out.mu.shape == out.logvar.shape == out.z.shape == (5, 6)
+    assert 0 <= float(out.reconstruction.min()) and float(out.reconstruction.max()) <= 1
+    assert model.bottom == 2
+
+
+def test_vae_eval_decodes_the_mean_and_train_samples():
+    torch.manual_seed(0)
+    model = VAE(16, 3, (4, 8), 5)
+    x = torch.rand(4, 3, 16, 16)
+    model.eval()
+    out = model(x)
+    assert torch.equal(out.z, out.mu)
+    model.train()
+    assert not torch.equal(model(x).z, model(x).mu)
+
+
+def test_kl_divergence_matches_torch_distributions():
+    mu, logvar = torch.randn(7, 4, dtype=torch.float64), torch.randn(7, 4, dtype=torch.float64)
+    q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
+    p = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))
+    expected = torch.distributions.kl_divergence(q, p).sum(1)
+    assert torch.allclose(kl_divergence(mu, logvar), expected, rtol=1e-12, atol=1e-12)
+    assert float(kl_divergence(torch.zeros(1, 3), torch.zeros(1, 3))) == 0.0
+
+
+def test_conditional_vae_uses_its_labels():
+    torch.manual_seed(0)
+    model = VAE(16, 1, (4, 8), 3, classes=10).eval()
+    z = torch.randn(2, 3)
+    a = model.decode(z, torch.tensor([1, 1]))
+    b = model.decode(z, torch.tensor([1, 7]))
+    assert torch.equal(a[0], b[0]) and not torch.allclose(a[1], b[1])
+    samples = model.sample(4, torch.tensor([0, 1, 2, 3]), generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (4, 1, 16, 16)
+    with pytest.raises(ValueError, match="labels must be an int tensor of shape \\(2,\\)"):
+        model(torch.rand(2, 1, 16, 16))
+    with pytest.raises(ValueError, match="labels must be None"):
+        VAE(16, 1, (4, 8), 3)(torch.rand(2, 1, 16, 16), torch.tensor([0, 1]))
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"side": 28}, "side must be a multiple of 2 \\*\\* len\\(widths\\) = 16"),
+    ({"widths": ()}, "widths must be a non-empty sequence"),
+    ({"latent": 0}, "latent must be a positive int"),
+    ({"classes": -1}, "classes must be an int >= 0"),
+])
+def test_vae_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        VAE(**{"side": 32, "widths": (8, 16, 32, 64), **kwargs})
+
+
+def test_vae_rejects_the_wrong_image_size():
+    with pytest.raises(ValueError, match="x must have shape \\(N, 1, 32, 32\\); got \\(2, 1, 28, 28\\)"):
+        VAE(32, 1, (4, 8), 2)(torch.rand(2, 1, 28, 28))
+
+
+def test_models_rebuild_from_their_description():
+    for model in (VAE(16, 1, (4, 8), 3, classes=2), Classifier(1, 4, 8)):
+        rebuilt = models.build(models.describe(model))
+        assert type(rebuilt) is type(model) and rebuilt.arguments == model.arguments
+
+
+def test_classifier_features_and_accuracy():
+    torch.manual_seed(0)
+    model = Classifier(1, 3, 4).eval()
+    x = torch.rand(6, 1, 28, 28)
+    assert model.features(x).shape == (6, 16) and model(x).shape == (6, 3)
+    predicted = model.predict(x)
+    assert accuracy(model, x, predicted) == 1.0
+    assert accuracy(model, x, (predicted + 1) % 3) == 0.0
+    with pytest.raises(ValueError, match="same non-zero length"):
+        accuracy(model, x, predicted[:2])
+
+
+def test_pad_to_centres_and_checks():
+    images = torch.ones(2, 1, 28, 28, dtype=torch.uint8)
+    padded = pad_to(images, 32)
+    assert padded.shape == (2, 1, 32, 32) and padded.dtype == torch.uint8
+    assert int(padded.sum()) == 2 * 28 * 28 and int(padded[0, 0, 2, 2]) == 1 and int(padded[0, 0, 1, 2]) == 0
+    with pytest.raises(ValueError, match="even difference"):
+        pad_to(images, 31)
+
+
+def test_sharpness_ratio_sees_blur():
+    torch.manual_seed(0)
+    target = torch.rand(4, 1, 32, 32)
+    blurred = torch.from_numpy(ndimage.gaussian_filter(target.numpy(), (0, 0, 1, 1))).float()
+    assert sharpness_ratio(target, target) == pytest.approx(1.0)
+    assert sharpness_ratio(blurred, target) < 0.2
+    assert torch.all(gradient_energy(torch.full((2, 1, 8, 8), 0.5)) == 0)
+
+
+def test_objective_components_and_warmup():
+    torch.manual_seed(0)
+    model = VAE(16, 1, (4, 8), 3)
+    x = torch.rand(4, 1, 16, 16)
+    objective = VAEObjective("mse", beta=0.5, warmup=2)
+    terms = objective(model, x, torch.zeros(4, dtype=torch.long), Step(1, 5, 10))
+    assert objective.weight(Step(1, 5, 10)) == pytest.approx(0.125)
+    assert objective.weight(Step(3, 1, 10)) == 0.5
+    assert float(terms["loss"]) == pytest.approx(float(terms["recon"] + 0.125 * terms["kl"]), rel=1e-6)
+    assert float(terms["kl"]) > 0
+    with pytest.raises(ValueError, match="beta must be a finite number >= 0"):
+        VAEObjective("mse", beta=-1)
+
+
+def test_collection_objective_goes_nan_on_anticorrelated_images():
+    """The collection's MSSIM (no clipping) is NaN once a scale's batch-mean cs is negative."""
+    objective = VAEObjective(COLLECTION, beta=0.0)
+    x = torch.rand(2, 1, 32, 32)
+    assert torch.isnan(objective.recon(1 - x, x))
+    assert torch.isfinite(objective.recon(x.clamp(0.1, 0.9), x))
+
+
+def test_beta_for_rate_interpolates_in_log_log():
+    betas = [1e-4, 1e-3, 1e-2]
+    rates = [100.0, 40.0, 10.0]
+    assert beta_for_rate(betas, rates, 40.0) == pytest.approx(1e-3)
+    middle = beta_for_rate(betas, rates, 20.0)  # between 1e-3 and 1e-2, log-linear
+    expected = math.exp(math.log(1e-3) + (math.log(20) - math.log(40)) / (math.log(10) - math.log(40))
+                        * (math.log(1e-2) - math.log(1e-3)))
+    assert middle == pytest.approx(expected)
+    assert beta_for_rate(betas, rates, 5.0) > 1e-2  # extrapolated beyond the last
+    with pytest.raises(ValueError, match="must be > 0"):
+        beta_for_rate(betas, rates, 0.0)
+
+
+def test_summarise_and_weights_hash():
+    table = summarise([{"a": 1.0}, {"a": 3.0}])
+    assert table["a"] == (2.0, pytest.approx(math.sqrt(2)))
+    assert summarise([{"a": 1.0}])["a"] == (1.0, 0.0)
+    torch.manual_seed(0)
+    a = Classifier(1, 2, 4)
+    b = models.build(models.describe(a))
+    assert weights_hash(a) != weights_hash(b)
+    b.load_state_dict(a.state_dict())
+    assert weights_hash(a) == weights_hash(b)
