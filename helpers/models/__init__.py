@@ -5,6 +5,8 @@ Each network records its constructor arguments in ``self.arguments`` (plain JSON
 :func:`helpers.train.load_run` reloads a trained model without its data or its training code.
 
 - :mod:`helpers.models.conv_autoencoder`: a small convolutional autoencoder (benchmarks, tests).
+- :mod:`helpers.models.vqvae`: the VQ-VAE of notebook 07 (straight-through codes, codebook and commitment
+  terms, codebook usage).
 - :mod:`helpers.models.vae`: the VAE collection's convolutional VAE, optionally class-conditional
   (notebooks 04, 05).
 - :mod:`helpers.models.classifier`: a small classifier of real images, frozen after training (05, 07).
