@@ -9,11 +9,14 @@ local Nash equilibrium") is
 
 pytorch-fid computes tr sqrt(sigma1 sigma2) with SciPy's general matrix square root (a Schur
 decomposition of the non-symmetric product, in complex arithmetic). Here it comes from eigenvalues
-of symmetric matrices, in float64 with torch: with sigma1 = U diag(l) U^T and A = U diag(sqrt(l)),
+of symmetric matrices, in float64 with torch: for any factor B, (k, d), with sigma1 = B^T B,
 
-    sigma1 sigma2 = A A^T sigma2  has the eigenvalues of  M = A^T sigma2 A,               (2)
+    sigma1 sigma2 = B^T (B sigma2)  has the non-zero eigenvalues of  M = B sigma2 B^T,    (2)
 
-a symmetric positive semi-definite matrix, so tr sqrt(sigma1 sigma2) = sum_i sqrt(eig_i(M)). The
+a symmetric positive semi-definite (k, k) matrix, so tr sqrt(sigma1 sigma2) = sum_i sqrt(eig_i(M)).
+From the statistics alone (:func:`frechet_distance`), B = diag(sqrt(l)) U^T from sigma1 = U diag(l)
+U^T (k = d). From the features themselves (:func:`feature_distance`), when there are fewer samples N
+than dimensions d, B = (centred features) / sqrt(N - 1) (k = N): no eigenvectors, a smaller M. The
 result equals SciPy's route to about 1e-14 relative for full-rank covariances and 1e-8 for singular
 ones (tests ask for 1e-6), and is several times faster (``benchmarks/fid_speed.py``).
 
@@ -129,6 +132,14 @@ def _check_statistics(mu1, sigma1, mu2, sigma2):
     return tensors["mu1"], tensors["sigma1"], tensors["mu2"], tensors["sigma2"]
 
 
+def _trace_sqrt_from_factor(factor: torch.Tensor, sigma2: torch.Tensor, eps: float) -> torch.Tensor:
+    """tr sqrt(B^T B sigma2) = sum sqrt(eig(B sigma2 B^T)) for ``factor`` B ``(k, d)``, equation (2)."""
+    product = factor @ sigma2 @ factor.T  # M = B sigma2 B^T, symmetric PSD, (k, k)
+    product = (product + product.T) / 2
+    values = _psd_eigenvalues(torch.linalg.eigvalsh(product), eps, "sigma2", "B sigma2 B^T (equation 2)")
+    return values.sqrt().sum()
+
+
 def trace_sqrt_product(sigma1: torch.Tensor, sigma2: torch.Tensor, eps: float = 2.0 ** -52) -> torch.Tensor:
     """tr sqrt(sigma1 sigma2) for symmetric positive semi-definite ``(d, d)`` float64 tensors, as a
     0-d float64 tensor, by equation (2): one ``eigh`` with vectors, two products, one ``eigvalsh``.
@@ -137,11 +148,8 @@ def trace_sqrt_product(sigma1: torch.Tensor, sigma2: torch.Tensor, eps: float = 
     ``d * eps64 * largest`` and down to ``-sqrt(eps) * largest`` are set to 0; more negative ones
     raise ``ValueError``."""
     values, vectors = torch.linalg.eigh(sigma1)
-    root = vectors * _psd_eigenvalues(values, eps, "sigma1", "sigma1").sqrt()  # A = U diag(sqrt(l)), (d, d)
-    product = root.T @ sigma2 @ root  # M = A^T sigma2 A, symmetric PSD, (d, d)
-    product = (product + product.T) / 2
-    values = _psd_eigenvalues(torch.linalg.eigvalsh(product), eps, "sigma2", "A^T sigma2 A (equation 2)")
-    return values.sqrt().sum()
+    factor = (vectors * _psd_eigenvalues(values, eps, "sigma1", "sigma1").sqrt()).T  # B = diag(sqrt l) U^T
+    return _trace_sqrt_from_factor(factor, sigma2, eps)
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
@@ -163,23 +171,52 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     return float(value)
 
 
+def _features(features, name: str) -> torch.Tensor:
+    x = _as_float64(features, name)
+    if x.dim() != 2 or x.shape[0] < 2 or x.shape[1] < 1:
+        raise ValueError(f"{name} must have shape (N, d) with N >= 2 samples; got shape {tuple(x.shape)}")
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{name} must be finite; {int((~torch.isfinite(x)).any(1).sum())} rows have NaN "
+                         "or infinite values")
+    return x
+
+
+def _statistics(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Mean ``(d,)``, unbiased covariance ``(d, d)`` and the factor B = centred / sqrt(N - 1) ``(N, d)``."""
+    mu = x.mean(0)
+    factor = (x - mu) / (x.shape[0] - 1) ** 0.5
+    return mu, factor.T @ factor, factor
+
+
 def feature_statistics(features) -> tuple[torch.Tensor, torch.Tensor]:
     """``(mu, sigma)`` of ``features`` ``(N, d)`` (NumPy or tensor, N >= 2): the mean ``(d,)`` and the
     unbiased covariance ``(d, d)`` (divided by N - 1, as ``numpy.cov`` and pytorch-fid), float64."""
-    x = _as_float64(features, "features")
-    if x.dim() != 2 or x.shape[0] < 2 or x.shape[1] < 1:
-        raise ValueError(f"features must have shape (N, d) with N >= 2 samples; got shape {tuple(x.shape)}")
-    if not torch.isfinite(x).all():
-        raise ValueError(f"features must be finite; {int((~torch.isfinite(x)).any(1).sum())} rows have NaN "
-                         "or infinite values")
-    mu = x.mean(0)
-    centred = x - mu
-    return mu, centred.T @ centred / (x.shape[0] - 1)
+    mu, sigma, _ = _statistics(_features(features, "features"))
+    return mu, sigma
 
 
 def feature_distance(features1, features2) -> float:
-    """:func:`frechet_distance` between the statistics of two feature sets ``(N1, d)`` and ``(N2, d)``."""
-    return frechet_distance(*feature_statistics(features1), *feature_statistics(features2))
+    """The squared Fréchet distance (1) between the Gaussians fitted to two feature sets ``(N1, d)``
+    and ``(N2, d)`` (NumPy or tensors), as :func:`frechet_distance` of their statistics.
+
+    With fewer samples than dimensions (2,000 images, 2048 Inception features) the smaller set's
+    centred features are the factor of equation (2), so no eigenvectors are needed (several times
+    faster than from the statistics); otherwise :func:`frechet_distance` is used."""
+    x1, x2 = _features(features1, "features1"), _features(features2, "features2")
+    if x1.shape[1] != x2.shape[1]:
+        raise ValueError(f"features1 and features2 must have the same number of columns (dimensions); got "
+                         f"{x1.shape[1]} and {x2.shape[1]}")
+    x2 = x2.to(x1.device)
+    (mu1, sigma1, factor1), (mu2, sigma2, factor2) = _statistics(x1), _statistics(x2)
+    if min(x1.shape[0], x2.shape[0]) > x1.shape[1]:
+        return frechet_distance(mu1, sigma1, mu2, sigma2)
+    # tr sqrt(sigma1 sigma2) = tr sqrt(sigma2 sigma1): factor the smaller set
+    factor, other = (factor1, sigma2) if x1.shape[0] <= x2.shape[0] else (factor2, sigma1)
+    difference = mu1 - mu2
+    eps = torch.finfo(torch.float64).eps
+    value = (difference @ difference + sigma1.trace() + sigma2.trace()
+             - 2 * _trace_sqrt_from_factor(factor, other, eps))
+    return float(value)
 
 
 def random_halves(n: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

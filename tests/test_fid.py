@@ -121,6 +121,20 @@ def test_feature_statistics_are_numpys_mean_and_unbiased_covariance():
         fid.feature_statistics(np.where(np.arange(300).reshape(50, 6) == 7, np.inf, x))
 
 
+@pytest.mark.parametrize("samples", [(80, 150), (150, 80), (400, 300)], ids=["fewer", "fewer-second", "more"])
+def test_feature_distance_from_the_features_equals_the_route_from_statistics(samples):
+    rng = np.random.default_rng(5)
+    x1 = correlated_features(rng, samples[0], 128, 0.0)
+    x2 = correlated_features(rng, samples[1], 128, 0.1)
+    first, second = statistics(x1), statistics(x2)
+    got = fid.feature_distance(x1, torch.from_numpy(x2))
+    assert got == pytest.approx(fid.frechet_distance(*first, *second), rel=1e-6)
+    assert got == pytest.approx(scipy_frechet_distance(*first, *second), rel=1e-6)
+    with pytest.raises(ValueError, match="features1 and features2 must have the same number of columns "
+                                         r"\(dimensions\); got 128 and 127"):
+        fid.feature_distance(x1, x2[:, 1:])
+
+
 def test_noise_floor_draws_disjoint_halves_per_seed_and_shrinks_with_more_samples():
     first, second = fid.random_halves(100, 40, seed=3)
     assert len(first) == len(second) == 40 and not set(first.tolist()) & set(second.tolist())
