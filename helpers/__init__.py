@@ -11,6 +11,8 @@
 - :mod:`helpers.diffraction`: the deterministic pseudo-diffraction generator, and its cache.
 - :mod:`helpers.losses`: the registry of reconstruction losses by name.
 - :mod:`helpers.models`: the course's networks, one module each, rebuilt from a checkpoint.
+- :mod:`helpers.fid`: Fréchet distances in float64 by eigenvalues; Inception or announced classifier
+  features; the real-vs-real noise floor.
 - :mod:`helpers.train`: ``fit``, a resumable training loop, loss and metrics apart; ``load_run``.
 - :mod:`helpers.plotting`: ``save_figure`` (named PNGs and their manifest), image grids, loss curves.
 - :mod:`helpers.batch`: ``python -m helpers.batch``, the papermill runner behind ``make course``.

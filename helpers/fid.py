@@ -1,6 +1,11 @@
 """Fréchet distances between sets of images: FID with Inception features, an honestly named stand-in
 without them.
 
+    extractor = feature_extractor(classifier)  # prints which features are used, and why
+    real, fake = extractor(test_images), extractor(reconstructions)  # (N, d) float64
+    value = feature_distance(real, fake)  # reported under the name extractor.metric
+    floor = noise_floor(extractor(real_images), size=len(fake))  # needs 2 * size real images
+
 The Fréchet distance between two Gaussians N(mu1, sigma1) and N(mu2, sigma2) fitted to the features
 of two image sets (Heusel et al. 2017, "GANs trained by a two time-scale update rule converge to a
 local Nash equilibrium") is
