@@ -67,12 +67,14 @@ def pad_to(images: Tensor, side: int) -> Tensor:
     return F.pad(images, (q, q, p, p))
 
 
-def vae_data(name: str, train: int, val: int, test: int, side: int = 32, progress: bool = True) -> VAEData:
-    """The first ``train``, ``val``, ``test`` images of each split of ``name`` (see
-    :func:`helpers.data.load_split`), padded to ``side``."""
+def vae_data(name: str, train: int, val: int, test: int, side: int = 32, mode: str = "auto",
+             progress: bool = True) -> VAEData:
+    """The first ``train``, ``val``, ``test`` images of each split of ``name``, padded to ``side``.
+    ``mode``: as for :func:`helpers.data.load_split` (``"real"`` raises where only a synthetic
+    stand-in could be had; ``"auto"`` uses the stand-in and says so)."""
     splits = {}
     for split, size in (("train", train), ("val", val), ("test", test)):
-        loaded = load_split(name, split, size=size, progress=progress)
+        loaded = load_split(name, split, mode=mode, size=size, progress=progress)
         splits[split] = loaded
     return VAEData(*((pad_to(s.images, side), s.labels) for s in splits.values()),
                    info=splits["train"].info, val_info=splits["val"].info, side=side)

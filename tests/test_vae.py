@@ -164,3 +164,41 @@ def test_summarise_and_weights_hash():
     assert weights_hash(a) != weights_hash(b)
     b.load_state_dict(a.state_dict())
     assert weights_hash(a) == weights_hash(b)
+
+
+def _tiny_data():
+    from helpers.data import DatasetInfo
+    from helpers.vae_experiments import VAEData
+
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (96, 1, 16, 16), generator=generator, dtype=torch.uint8)
+    labels = torch.randint(0, 3, (96,), generator=generator)
+
+    def info(split):
+        return DatasetInfo("fashion-mnist", split, "random test bytes", False, ("a", "b", "c"), (1, 16, 16),
+                           32)
+
+    return VAEData((images[:64], labels[:64]), (images[64:80], labels[64:80]), (images[80:], labels[80:]),
+                   info("train"), info("val"), 16)
+
+
+def test_train_vae_trains_reuses_and_honours_a_recorded_failure(tmp_path):
+    from helpers.vae_experiments import FAILED, REPORT_COLUMNS, test_report, train_vae
+
+    data = _tiny_data()
+    arguments = dict(epochs=1, batch_size=16, widths=(4, 8), latent=3, root=tmp_path, device="cpu",
+                     progress=False)
+    run = train_vae(data, "mse", 1e-3, 0, **arguments)
+    assert run.failure is None and len(run.history) == 1 and run.model is not None
+    checkpoint = run.run_dir / "checkpoint.pt"
+    stamp = checkpoint.stat().st_mtime_ns
+    again = train_vae(data, "mse", 1e-3, 0, **arguments)
+    assert again.run_dir == run.run_dir and checkpoint.stat().st_mtime_ns == stamp  # reused, not retrained
+    assert again.history == run.history
+    report = test_report(again.model, data.test)
+    assert set(report) == set(REPORT_COLUMNS) and report["kl"] >= 0 and 0 < report["sharpness"]
+    other = train_vae(data, "ms_ssim", 1e-3, 0, **arguments)
+    assert other.run_dir != run.run_dir
+    (other.run_dir / FAILED).write_text("'recon' is not finite at epoch 1, step 3\n")
+    failed = train_vae(data, "ms_ssim", 1e-3, 0, **arguments)
+    assert failed.model is None and "not finite" in failed.failure
