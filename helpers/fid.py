@@ -20,10 +20,11 @@ of symmetric matrices, in float64 with torch: for any factor B, (k, d), with sig
 
 a symmetric positive semi-definite (k, k) matrix, so tr sqrt(sigma1 sigma2) = sum_i sqrt(eig_i(M)).
 From the statistics alone (:func:`frechet_distance`), B = diag(sqrt(l)) U^T from sigma1 = U diag(l)
-U^T (k = d). From the features themselves (:func:`feature_distance`), when there are fewer samples N
-than dimensions d, B = (centred features) / sqrt(N - 1) (k = N): no eigenvectors, a smaller M. The
-result equals SciPy's route to about 1e-14 relative for full-rank covariances and 1e-8 for singular
-ones (tests ask for 1e-6), and is several times faster (``benchmarks/fid_speed.py``).
+U^T (k = d). From the features themselves (:func:`feature_distance`), when the smaller set has fewer
+samples N than dimensions d, B = (its centred features) / sqrt(N - 1) (k = N), and with B' the other
+set's, M = (B B'^T)(B B'^T)^T: no covariance, no eigenvectors, an (N, N) matrix. The result equals
+SciPy's route to about 1e-14 relative for full-rank covariances and 1e-8 for singular ones (tests
+ask for 1e-6), and is several times faster (``benchmarks/fid_speed.py``).
 
 Covariances of fewer samples than dimensions (2,000 images, 2048 Inception features) are singular:
 their zero eigenvalues come out of ``eigh`` as tiny numbers of either sign, and a square root turns
@@ -137,14 +138,6 @@ def _check_statistics(mu1, sigma1, mu2, sigma2):
     return tensors["mu1"], tensors["sigma1"], tensors["mu2"], tensors["sigma2"]
 
 
-def _trace_sqrt_from_factor(factor: torch.Tensor, sigma2: torch.Tensor, eps: float) -> torch.Tensor:
-    """tr sqrt(B^T B sigma2) = sum sqrt(eig(B sigma2 B^T)) for ``factor`` B ``(k, d)``, equation (2)."""
-    product = factor @ sigma2 @ factor.T  # M = B sigma2 B^T, symmetric PSD, (k, k)
-    product = (product + product.T) / 2
-    values = _psd_eigenvalues(torch.linalg.eigvalsh(product), eps, "sigma2", "B sigma2 B^T (equation 2)")
-    return values.sqrt().sum()
-
-
 def trace_sqrt_product(sigma1: torch.Tensor, sigma2: torch.Tensor, eps: float = 2.0 ** -52) -> torch.Tensor:
     """tr sqrt(sigma1 sigma2) for symmetric positive semi-definite ``(d, d)`` float64 tensors, as a
     0-d float64 tensor, by equation (2): one ``eigh`` with vectors, two products, one ``eigvalsh``.
@@ -154,7 +147,10 @@ def trace_sqrt_product(sigma1: torch.Tensor, sigma2: torch.Tensor, eps: float = 
     raise ``ValueError``."""
     values, vectors = torch.linalg.eigh(sigma1)
     factor = (vectors * _psd_eigenvalues(values, eps, "sigma1", "sigma1").sqrt()).T  # B = diag(sqrt l) U^T
-    return _trace_sqrt_from_factor(factor, sigma2, eps)
+    product = factor @ sigma2 @ factor.T  # M = B sigma2 B^T, symmetric PSD, (d, d)
+    product = (product + product.T) / 2
+    values = _psd_eigenvalues(torch.linalg.eigvalsh(product), eps, "sigma2", "B sigma2 B^T (equation 2)")
+    return values.sqrt().sum()
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
@@ -186,41 +182,44 @@ def _features(features, name: str) -> torch.Tensor:
     return x
 
 
-def _statistics(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Mean ``(d,)``, unbiased covariance ``(d, d)`` and the factor B = centred / sqrt(N - 1) ``(N, d)``."""
+def _mean_and_factor(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean ``(d,)`` and factor B = centred / sqrt(N - 1) ``(N, d)`` of ``x`` ``(N, d)``: sigma = B^T B."""
     mu = x.mean(0)
-    factor = (x - mu) / (x.shape[0] - 1) ** 0.5
-    return mu, factor.T @ factor, factor
+    return mu, (x - mu) / (x.shape[0] - 1) ** 0.5
 
 
 def feature_statistics(features) -> tuple[torch.Tensor, torch.Tensor]:
     """``(mu, sigma)`` of ``features`` ``(N, d)`` (NumPy or tensor, N >= 2): the mean ``(d,)`` and the
     unbiased covariance ``(d, d)`` (divided by N - 1, as ``numpy.cov`` and pytorch-fid), float64."""
-    mu, sigma, _ = _statistics(_features(features, "features"))
-    return mu, sigma
+    mu, factor = _mean_and_factor(_features(features, "features"))
+    return mu, factor.T @ factor
 
 
 def feature_distance(features1, features2) -> float:
     """The squared Fréchet distance (1) between the Gaussians fitted to two feature sets ``(N1, d)``
     and ``(N2, d)`` (NumPy or tensors), as :func:`frechet_distance` of their statistics.
 
-    With fewer samples than dimensions (2,000 images, 2048 Inception features) the smaller set's
-    centred features are the factor of equation (2), so no eigenvectors are needed (several times
-    faster than from the statistics); otherwise :func:`frechet_distance` is used."""
+    When the smaller set has fewer samples than dimensions (2,000 images, 2048 Inception features),
+    equation (2) takes the centred features as factors: no covariance and no eigenvectors, several
+    times faster than from the statistics (it holds an ``(N1, N2)`` product). Otherwise
+    :func:`frechet_distance` of the statistics."""
     x1, x2 = _features(features1, "features1"), _features(features2, "features2")
     if x1.shape[1] != x2.shape[1]:
         raise ValueError(f"features1 and features2 must have the same number of columns (dimensions); got "
                          f"{x1.shape[1]} and {x2.shape[1]}")
     x2 = x2.to(x1.device)
-    (mu1, sigma1, factor1), (mu2, sigma2, factor2) = _statistics(x1), _statistics(x2)
-    if min(x1.shape[0], x2.shape[0]) > x1.shape[1]:
-        return frechet_distance(mu1, sigma1, mu2, sigma2)
-    # tr sqrt(sigma1 sigma2) = tr sqrt(sigma2 sigma1): factor the smaller set
-    factor, other = (factor1, sigma2) if x1.shape[0] <= x2.shape[0] else (factor2, sigma1)
-    difference = mu1 - mu2
+    (mu1, factor1), (mu2, factor2) = _mean_and_factor(x1), _mean_and_factor(x2)
+    if min(x1.shape[0], x2.shape[0]) >= x1.shape[1]:
+        return frechet_distance(mu1, factor1.T @ factor1, mu2, factor2.T @ factor2)
+    cross = factor1 @ factor2.T  # B1 B2^T, (N1, N2)
+    product = cross @ cross.T if x1.shape[0] <= x2.shape[0] else cross.T @ cross  # M, (min N, min N)
+    product = (product + product.T) / 2
     eps = torch.finfo(torch.float64).eps
-    value = (difference @ difference + sigma1.trace() + sigma2.trace()
-             - 2 * _trace_sqrt_from_factor(factor, other, eps))
+    values = _psd_eigenvalues(torch.linalg.eigvalsh(product), eps, "features2", "B1 B2^T (B1 B2^T)^T")
+    trace_sqrt = values.sqrt().sum()
+    difference = mu1 - mu2
+    # tr(sigma) = |B|_F^2
+    value = difference @ difference + (factor1 * factor1).sum() + (factor2 * factor2).sum() - 2 * trace_sqrt
     return float(value)
 
 
