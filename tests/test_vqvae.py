@@ -177,3 +177,36 @@ def test_describe_and_build_make_the_same_network():
     again = models.build(description)
     assert type(again) is VQVAE and again.arguments == model.arguments
     again.load_state_dict(model.state_dict())  # the same parameters and buffers
+
+
+def test_fit_trains_it_and_the_training_steps_code_usage_is_counted(tmp_path):
+    from helpers.loader import TensorLoader
+    from helpers.train import fit
+
+    generator = torch.Generator().manual_seed(0)
+    train = TensorLoader(torch.rand(24, 3, 16, 16, generator=generator), torch.zeros(24), batch_size=8,
+                         shuffle=True)
+    val = TensorLoader(torch.rand(8, 3, 16, 16, generator=generator), torch.zeros(8), batch_size=8)
+    model = small()
+    codes = model.arguments["codes"]
+    counts = torch.zeros(codes, dtype=torch.long)
+    usage = []
+
+    def objective(model, x, y, at):
+        out = model(x)
+        reconstruction = F.mse_loss(out.output, x)
+        if model.training:
+            counts.add_(code_counts(out.indices, codes))
+        return {"loss": vqvae_loss(reconstruction, out, beta=0.25), "reconstruction": reconstruction,
+                "codebook": out.codebook_loss, "commitment": out.commitment_loss}
+
+    def on_epoch_end(epoch, row):
+        usage.append(code_usage(counts))
+        assert counts.sum() == 24 * 4 * 4  # every position of every training image, once an epoch
+        counts.zero_()
+
+    history = fit(model, objective, train, val, epochs=2, run_dir=tmp_path, device="cpu", progress=False,
+                  on_epoch_end=on_epoch_end)
+    assert len(history) == 2 and len(usage) == 2
+    assert {"train_codebook", "val_commitment", "val_reconstruction"} <= set(history[0])
+    assert all(1 <= u.perplexity <= codes and u.dead_codes + u.used_codes == codes for u in usage)

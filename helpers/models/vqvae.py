@@ -21,7 +21,20 @@ reproduction's default is 1.0.
 Codebook usage: ``VQVAEOutput.indices`` are the codes chosen; :func:`code_counts` counts them (add
 the counts of an epoch's batches), :func:`code_usage` gives the perplexity (exp of the entropy of the
 code frequencies: K when every code is used equally, 1 when one code takes all) and the dead codes
-(never used).
+(never used). An objective for :func:`helpers.train.fit`, counting the codes of the training steps::
+
+    counts = torch.zeros(model.arguments["codes"], dtype=torch.long, device=device)
+
+    def objective(model, x, y, at):
+        out = model(x)
+        reconstruction = loss(out.output, x)
+        if model.training:
+            counts.add_(code_counts(out.indices, model.arguments["codes"]))
+        return {"loss": vqvae_loss(reconstruction, out, beta=0.25), "reconstruction": reconstruction,
+                "codebook": out.codebook_loss, "commitment": out.commitment_loss, "output": out.output,
+                "target": x}
+
+    # on_epoch_end: usage = code_usage(counts); counts.zero_()
 """
 
 from __future__ import annotations
@@ -193,16 +206,20 @@ def vqvae_loss(reconstruction: Tensor, out: VQVAEOutput, *, beta: float) -> Tens
 
 def code_counts(indices: Tensor, codes: int) -> Tensor:
     """How often each of ``codes`` codes occurs in ``indices`` (integers in [0, codes), any shape):
-    an int64 tensor ``(codes,)`` on ``indices``' device. Counts of several batches add up."""
+    an int64 tensor ``(codes,)`` on ``indices``' device. Counts of several batches add up.
+
+    Made with device operations only, so a training step on a GPU does not wait for it: the range of
+    the indices is checked on the CPU only (on a GPU an index out of range stops the kernel)."""
     _positive_int("codes", codes)
     if not isinstance(indices, Tensor) or indices.is_floating_point() or indices.dtype == torch.bool:
         shown = indices.dtype if isinstance(indices, Tensor) else type(indices).__name__
         raise ValueError(f"indices must be an integer tensor; got {shown}")
     flat = indices.reshape(-1).long()
-    if flat.numel() and (flat.min() < 0 or flat.max() >= codes):
+    if flat.device.type == "cpu" and flat.numel() and (flat.min() < 0 or flat.max() >= codes):
         raise ValueError(f"indices must be in [0, {codes}); got values from {flat.min().item()} to "
                          f"{flat.max().item()}")
-    return torch.bincount(flat, minlength=codes)
+    counts = torch.zeros(codes, dtype=torch.long, device=flat.device)
+    return counts.scatter_add_(0, flat, torch.ones_like(flat))
 
 
 class CodeUsage(NamedTuple):
