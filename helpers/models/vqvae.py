@@ -86,7 +86,7 @@ class VectorQuantizer(nn.Module):
         nn.init.uniform_(self.codebook.weight, -1.0 / codes, 1.0 / codes)
 
     def forward(self, z_e: Tensor) -> Quantized:
-        codes, dim = self.codebook.weight.shape
+        dim = self.codebook.weight.shape[1]
         if z_e.dim() != 4 or z_e.shape[1] != dim:
             raise ValueError(f"z_e must have shape (N, {dim}, h, w); got {tuple(z_e.shape)}")
         n, _, h, w = z_e.shape
@@ -128,7 +128,7 @@ class VQVAE(nn.Module):
 
     ``width``: channels of the outer convolutions (at H/2 x W/2); the residual blocks and the codes
     have D channels. The defaults, ``width = D = 256``, ``K = 512``, are the reproduction's network for
-    CIFAR-10 (about 4.8 M parameters). ``H`` and ``W`` must be multiples of 4.
+    CIFAR-10 (4.88 M parameters; 0.75 M with D = 64). ``H`` and ``W`` must be multiples of 4.
     """
 
     def __init__(self, channels: int = 3, width: int = 256, codes: int = 512,
