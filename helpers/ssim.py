@@ -8,7 +8,8 @@ SSIM (Wang, Bovik, Sheikh & Simoncelli 2004, equation 13) compares two images wi
 with C1 = (k1 L)^2, C2 = (k2 L)^2, L the data range, and the local statistics taken under an
 11-tap Gaussian window of sigma 1.5 (notebook 01). The definition used here, and by the reference
 implementations it is tested against (scikit-image with ``gaussian_weights=True``,
-``use_sample_covariance=False``; Wang's MATLAB ``ssim.m``):
+``use_sample_covariance=False``; Wang's MATLAB ``ssim_index.m``, which ``ssim.m`` wraps with a
+downsampling by ``max(1, round(min(M, N) / 256))``):
 
 - valid filtering: a window never leaves the image, so no padding value enters a statistic;
 - population (weighted) variances and covariance, through the identities of notebook 01, computed
@@ -157,8 +158,10 @@ def ms_ssim_options_for_size(side: int) -> dict:
     Images of at least 161 px get the standard definition (11 taps, 5 scales). Smaller ones keep the
     Gaussian's sigma of 1.5 px but cut the window to 7 taps and keep the scales that fit,
     renormalised: 3 scales for 25-48 px (CIFAR's 32, Fashion-MNIST's 28), 4 for 49-96, 5 for
-    97-160. Notebook 03 measured it against the alternatives (fewer scales of the 11-tap window;
-    padding), on images large enough for all of them: it stays closest to the 5-scale value.
+    97-160. It is a convention, not a measured optimum: notebook 03's factorial (taps x scales, pairs
+    downsampled to 28-128 px) found that no substitute ranks small images as the 5-scale value of
+    the large image does, single-scale SSIM no worse than this policy. It keeps the name honest (a
+    loss called MS-SSIM still compares several scales); every table says which definition it used.
     """
     if side >= ms_ssim_min_size(11, len(DEFAULT_WEIGHTS)):
         return {"window_size": 11, "weights": DEFAULT_WEIGHTS}
