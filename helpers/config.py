@@ -83,7 +83,8 @@ class OverfittingSettings:
     batch_size: int
     width: int  # channels of the convolutions; the original has 128
     codes: tuple[int, ...]  # code sizes of the sweep; the original has 64
-    train_sizes: tuple[int, ...]  # training-set sizes of the sweep
+    train_sizes: tuple[int, ...]  # training-set sizes of the sweep; the largest is train_images
+    lr: float  # Adam's learning rate; the original has 1e-4
 
 
 @dataclass(frozen=True)
@@ -124,9 +125,13 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, object]] = {
                             betas=(2.5e-4, 1e-3), alphas=(0.0, 0.5, 1.0), classifier_epochs=5),
     },
     "06_overfitting": {
-        "smoke": OverfittingSettings(128, 64, 2, 1, 32, 8, (64,), (128,)),
-        "cpu": OverfittingSettings(2_000, 500, 15, 2, 32, 32, (16, 64, 256), (500, 2_000)),
-        "full": OverfittingSettings(9_454, 1_500, 100, 3, 32, 128, (16, 64, 256), (1_000, 3_000, 9_454)),
+        "smoke": OverfittingSettings(train_images=128, val_images=64, epochs=2, seeds=1, batch_size=32,
+                                     width=8, codes=(16, 64), train_sizes=(64, 128), lr=1e-3),
+        "cpu": OverfittingSettings(train_images=512, val_images=256, epochs=8, seeds=2, batch_size=32,
+                                   width=16, codes=(16, 64, 256), train_sizes=(128, 512), lr=1e-3),
+        "full": OverfittingSettings(train_images=9_454, val_images=1_500, epochs=100, seeds=3, batch_size=32,
+                                    width=128, codes=(16, 64, 256), train_sizes=(1_000, 3_000, 9_454),
+                                    lr=1e-4),
     },
     "07_fid_analysis": {
         "smoke": FIDSettings("cifar10", 512, 256, 1, 1, 128, 16, 256, 3),

@@ -1,0 +1,300 @@
+"""Notebook 06's experiment: the GDN network maps a density image to its diffraction pattern, trained
+with 100 (1 - MS-SSIM), MSE or BCE, and the train/validation gap that follows.
+
+    data = pattern_data(train=512, val=256)  # densities in, pseudo-LACBED patterns out, 128 x 128
+    run = train_pattern_model(data, "ms_ssim", seed=0, code_size=64, width=16, epochs=8, batch_size=32,
+                              lr=1e-3, root=runs_dir() / "06_overfitting")
+    rule = gap_onset(run.history, "train_eval_loss")  # the epoch the gap starts to widen, or None
+
+The losses (:data:`LOSS_SCALES`): ``ms_ssim`` is 100 (1 - MS-SSIM) with a 7-tap window and 5 scales,
+the study's loss (5 scales of a 7-tap window fit 128 px; :func:`helpers.ssim.ms_ssim_options_for_size`
+gives exactly that at 128 px); ``mse`` is the mean squared error; ``bce`` is torch's binary
+cross-entropy *less the target's entropy* (:mod:`helpers.losses`): the same gradient as torch's BCE,
+but 0 at identical images, so its values are a divergence, not torch's BCE values.
+
+Every run is measured after every epoch on three common scales (:func:`pattern_metrics`): MSE, BCE
+(as above) and 1 - MS-SSIM, in eval mode, on a fixed training subset (``train_eval_*``) and on the
+validation images (``val_*``); the loss it optimises is also logged as the original logged it
+(``train_loss``: the epoch's mean in train mode). The rules for the derived numbers (the onsets, the
+relative gap, a difference beyond the seed-to-seed spread) are the functions below; the notebook
+states them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from helpers.data import DatasetInfo, load_split
+from helpers.loader import TensorLoader
+from helpers.losses import get_loss
+from helpers.models.gdn_autoencoder import SIDE, GDNAutoencoder
+from helpers.ssim import ms_ssim_options_for_size
+from helpers.train import Step, fit, load_run, read_history, run_directory
+
+#: The losses the study compares, and the factor on each (the study minimised 100 (1 - MS-SSIM)).
+LOSS_SCALES: dict[str, float] = {"ms_ssim": 100.0, "mse": 1.0, "bce": 1.0}
+#: The common scales every run is measured on, in eval mode: name -> loss of helpers.losses.
+METRICS: tuple[str, ...] = ("mse", "bce", "ms_ssim_loss")
+#: The 12 fixed validation images whose outputs are kept after every epoch (the study's figure).
+SNAPSHOT_COUNT = 12
+SNAPSHOTS = "snapshots.pt"
+
+
+def _check_positive_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int; got {value!r}")
+
+
+def _check_loss(loss: str) -> None:
+    if loss not in LOSS_SCALES:
+        raise ValueError(f"loss must be one of {tuple(LOSS_SCALES)}; got {loss!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PatternData:
+    """Pairs in memory: ``train`` and ``val`` are ``(densities, patterns)``, float32 ``(N, 1, 128,
+    128)`` in [0, 1] (the density image is the input, the pattern the target); ``info`` and
+    ``val_info`` say where they came from (a synthetic stand-in, named so)."""
+
+    train: tuple[Tensor, Tensor]
+    val: tuple[Tensor, Tensor]
+    info: DatasetInfo
+    val_info: DatasetInfo
+
+    def first(self, count: int) -> PatternData:
+        """The same data with only the first ``count`` training pairs (validation unchanged)."""
+        _check_positive_int("count", count)
+        if count > len(self.train[0]):
+            raise ValueError(f"count must be at most the {len(self.train[0])} training pairs; got {count}")
+        return PatternData(tuple(t[:count] for t in self.train), self.val,
+                           dataclasses.replace(self.info, size=count), self.val_info)
+
+
+def pattern_data(train: int, val: int, name: str = "pseudo-lacbed", progress: bool = True) -> PatternData:
+    """The first ``train`` and ``val`` pairs of the ``train`` and ``val`` splits of ``name``
+    (``"pseudo-lacbed"``, the study's kind of pattern, or ``"pseudo-diffraction"``, spots), at 128 x 128,
+    never resized. Made once and cached under ``data/`` (about 60-90 pairs a second to make)."""
+    _check_positive_int("train", train)
+    _check_positive_int("val", val)
+    splits = {}
+    for split, size in (("train", train), ("val", val)):
+        loaded = load_split(name, split, size=size, progress=progress)
+        if loaded.densities is None:
+            raise ValueError(f"name must be a data set with paired density images ('pseudo-lacbed' or "
+                             f"'pseudo-diffraction'); got {name!r}")
+        splits[split] = loaded
+    return PatternData((splits["train"].densities, splits["train"].images),
+                       (splits["val"].densities, splits["val"].images),
+                       splits["train"].info, splits["val"].info)
+
+
+# --------------------------------------------------------------------------------------------
+# Objective and metrics
+# --------------------------------------------------------------------------------------------
+
+
+def ms_ssim_options() -> dict:
+    """The MS-SSIM of the study at 128 px: a 7-tap window (sigma 1.5) and 5 scales."""
+    options = ms_ssim_options_for_size(SIDE)
+    if options["window_size"] != 7 or len(options["weights"]) != 5:  # the course's policy changed
+        raise RuntimeError(f"the MS-SSIM at {SIDE} px must have 7 taps and 5 scales; the policy gives "
+                           f"{options}")
+    return options
+
+
+class PatternObjective:
+    """``loss = LOSS_SCALES[loss] * loss(model(density), pattern)`` for :func:`helpers.train.fit`,
+    with ``output`` and ``target`` for the metrics."""
+
+    def __init__(self, loss: str) -> None:
+        _check_loss(loss)
+        self.name, self.scale, self.loss = loss, LOSS_SCALES[loss], get_loss(loss)
+
+    def __call__(self, model: nn.Module, x: Tensor, y: Tensor, at: Step) -> dict[str, Tensor]:
+        output = model(x)
+        return {"loss": self.scale * self.loss(output, y), "output": output, "target": y}
+
+
+def forward_macs(width: int = 128, code_size: int = 64, bottleneck: int = 32) -> int:
+    """Multiply-adds of one forward pass of :class:`GDNAutoencoder` on one 1 x 128 x 128 image: the
+    convolutions, the GDN layers (a 1 x 1 convolution of the squares per pixel) and the fully connected
+    layers; BatchNorm, ReLU, Sigmoid and the square roots left out (a fraction of a per cent). A
+    training step costs about three forward passes (forward, and a backward of twice its cost)."""
+    for name, value in (("width", width), ("code_size", code_size), ("bottleneck", bottleneck)):
+        _check_positive_int(name, value)
+    sides = [SIDE // 2 ** k for k in range(1, 6)]  # 64, 32, 16, 8, 4: each convolution's output side
+    channels = [1, width, width, width, width, bottleneck]
+    convs = sum(25 * channels[k] * channels[k + 1] * sides[k] ** 2 for k in range(5))
+    gdn = sum(width * width * side ** 2 for side in sides[:4])
+    hidden = 16 * bottleneck
+    fc = 2 * hidden * hidden + hidden * code_size
+    return 2 * (convs + gdn + fc)  # the decoder mirrors the encoder, multiply-add for multiply-add
+
+
+def pattern_metrics() -> dict[str, nn.Module]:
+    """The common scales of :data:`METRICS`: MSE, BCE less the target's entropy, 1 - MS-SSIM (7 taps,
+    5 scales at 128 px), each without a factor."""
+    return {"mse": get_loss("mse"), "bce": get_loss("bce"), "ms_ssim_loss": get_loss("ms_ssim")}
+
+
+# --------------------------------------------------------------------------------------------
+# One run
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PatternRun:
+    """A finished run: ``model`` (eval mode, CPU), its ``history`` (one dict per epoch), its folder, and
+    ``snapshots``: ``{epoch: outputs (12, 1, 128, 128) float32}`` of the first 12 validation images."""
+
+    model: nn.Module
+    history: list[dict]
+    run_dir: Path
+    snapshots: dict[int, Tensor]
+
+
+def train_pattern_model(data: PatternData, loss: str, seed: int, *, code_size: int, width: int,
+                        epochs: int, batch_size: int, lr: float, root: Path, repeats: int = 1,
+                        train_eval_size: int | None = None, device: torch.device | str | None = None,
+                        progress: bool = True) -> PatternRun:
+    """Train (or reload) the GDN network with ``loss`` on ``data``: the same network, data, budget and
+    seed for every arm; the initial weights and the batch order come from ``seed``.
+
+    ``repeats``: each training pair appears this many times per epoch (shuffled together), so that a
+    smaller training set can be trained for the same number of steps per epoch as a larger one and
+    measured at the same steps (the data-size sweep). ``train_eval_size``: training pairs measured in
+    eval mode after each epoch (default: as many as the validation set, at most the distinct training
+    pairs). After each epoch the outputs for the first :data:`SNAPSHOT_COUNT` validation images are
+    kept (``snapshots.pt``).
+    """
+    _check_loss(loss)
+    for name, value in (("code_size", code_size), ("width", width), ("epochs", epochs),
+                        ("batch_size", batch_size), ("repeats", repeats)):
+        _check_positive_int(name, value)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int; got {seed!r}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
+        raise ValueError(f"lr must be a positive number; got {lr!r}")
+    sizes = [len(data.train[0]), len(data.val[0])]
+    if sizes[0] * repeats < batch_size:
+        raise ValueError(f"batch_size must be at most the {sizes[0]} x {repeats} training pairs of an epoch; "
+                         f"got {batch_size}")
+    train_eval_size = min(sizes) if train_eval_size is None else train_eval_size
+    _check_positive_int("train_eval_size", train_eval_size)
+    if train_eval_size > sizes[0]:
+        raise ValueError(f"train_eval_size must be at most the {sizes[0]} distinct training pairs; "
+                         f"got {train_eval_size}")
+    config = {"model": "gdn_autoencoder", "loss": loss, "scale": LOSS_SCALES[loss], "seed": seed,
+              "code_size": code_size, "width": width, "epochs": epochs, "batch_size": batch_size, "lr": lr,
+              "sizes": sizes, "repeats": repeats, "train_eval_size": train_eval_size,
+              "ms_ssim_options": ms_ssim_options()}
+    run_dir = run_directory(root, f"{loss}-code{code_size}-n{sizes[0]}-seed{seed}", config,
+                            data=[data.info, data.val_info])
+    torch.manual_seed(seed)
+    model = GDNAutoencoder(1, width, code_size)
+    tiled = tuple(torch.cat([t] * repeats) for t in data.train)  # the first sizes[0] are the distinct pairs
+    train = TensorLoader(*tiled, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True,
+                         info=data.info)
+    val = TensorLoader(*data.val, batch_size=64, info=data.val_info)
+    shown = data.val[0][:SNAPSHOT_COUNT]
+    path = run_dir / SNAPSHOTS
+    snapshots: dict[int, Tensor] = torch.load(path) if path.exists() else {}
+
+    def keep(epoch: int, row: dict) -> None:
+        model.eval()
+        with torch.no_grad():
+            snapshots[epoch] = model(shown.to(next(model.parameters()).device)).cpu().half()
+        torch.save(snapshots, path)
+
+    fit(model, PatternObjective(loss), train, val, epochs, run_dir, metrics=pattern_metrics(), lr=lr,
+        seed=seed, device=device, train_eval_size=train_eval_size, progress=progress, on_epoch_end=keep)
+    finished = load_run(run_dir)
+    return PatternRun(finished.model, read_history(run_dir), run_dir,
+                      {e: s.float() for e, s in sorted(snapshots.items())})
+
+
+# --------------------------------------------------------------------------------------------
+# The derived numbers, each by a stated rule
+# --------------------------------------------------------------------------------------------
+
+
+def _column(history: Sequence[Mapping[str, float]], key: str) -> np.ndarray:
+    if not history:
+        raise ValueError("history must hold at least one epoch; got none")
+    if key not in history[0]:
+        raise ValueError(f"history has no column {key!r}; its columns are {list(history[0])}")
+    return np.array([row[key] for row in history], dtype=float)
+
+
+def relative_gap(history: Sequence[Mapping[str, float]], train_key: str = "train_eval_loss",
+                 val_key: str = "val_loss") -> np.ndarray:
+    """Per epoch, ``(val - train) / val``: the share of the validation loss that the training images
+    do not pay. Scale-free, so losses of different units compare; 0 without a gap, negative where the
+    training measure is the larger (the train-mode epoch mean early on)."""
+    train, val = _column(history, train_key), _column(history, val_key)
+    if np.any(val <= 0):
+        raise ValueError(f"{val_key} must be positive to divide by; got {val.tolist()}")
+    return (val - train) / val
+
+
+def plateau_onset(values: Sequence[float], tolerance: float = 0.01) -> int | None:
+    """The epoch (1-based) at which a validation loss *stops improving*: the first epoch ``e`` before
+    the last such that no later epoch is below ``(1 - tolerance)`` times the best value up to ``e``.
+    None when every epoch up to the last still improves on the best so far by more than
+    ``tolerance`` (relative): the plateau is not reached within the budget."""
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 1 or len(values) < 1 or not np.all(np.isfinite(values)):
+        raise ValueError(f"values must be a non-empty sequence of finite numbers; got {values.tolist()}")
+    if not 0 <= tolerance < 1:
+        raise ValueError(f"tolerance must be in [0, 1); got {tolerance!r}")
+    best = np.minimum.accumulate(values)
+    for e in range(len(values) - 1):
+        if np.all(values[e + 1:] >= (1 - tolerance) * best[e]):
+            return e + 1
+    return None
+
+
+def gap_onset(history: Sequence[Mapping[str, float]], train_key: str = "train_eval_loss",
+              val_key: str = "val_loss", rise: float = 0.05) -> int | None:
+    """The epoch (1-based) at which the train/validation gap *starts to widen*: the last epoch at
+    which :func:`relative_gap` is at its smallest, provided the gap at the last epoch is at least
+    ``rise`` above that minimum (5 points of the validation loss by default); else None (no widening
+    within the budget)."""
+    if not 0 < rise < 1:
+        raise ValueError(f"rise must be in (0, 1); got {rise!r}")
+    gap = relative_gap(history, train_key, val_key)
+    low = int(np.flatnonzero(gap == gap.min())[-1])
+    return low + 1 if gap[-1] - gap[low] >= rise else None
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and standard deviation (``ddof=1``; 0 for one value) of ``values``."""
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 1 or len(values) < 1:
+        raise ValueError(f"values must be a non-empty sequence of numbers; got {values!r}")
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+def differs(a: Sequence[float], b: Sequence[float]) -> int:
+    """+1 if the mean of ``a`` exceeds that of ``b`` by more than the larger of the two seed-to-seed
+    ranges (max - min), -1 if it is below by more than that, else 0 (no measurable difference). With
+    one value each the range is 0 and any difference counts: say so where it is used."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.size < 1 or b.size < 1:
+        raise ValueError(f"a and b must each hold at least one value; got {a.size} and {b.size}")
+    noise = max(np.ptp(a), np.ptp(b))
+    difference = a.mean() - b.mean()
+    return 1 if difference > noise else -1 if difference < -noise else 0

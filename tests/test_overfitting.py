@@ -1,0 +1,179 @@
+"""Notebook 06's experiment helpers: the objective, the cost model, the rules for the derived numbers,
+and one run end to end."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from helpers import overfitting
+from helpers.data import DatasetInfo
+from helpers.models.gdn_autoencoder import GDNAutoencoder
+from helpers.overfitting import (
+    PatternData,
+    PatternObjective,
+    differs,
+    forward_macs,
+    gap_onset,
+    mean_std,
+    pattern_metrics,
+    plateau_onset,
+    relative_gap,
+    train_pattern_model,
+)
+from helpers.ssim import DEFAULT_WEIGHTS, ms_ssim
+from helpers.train import Step
+
+
+def _info(split: str, size: int) -> DatasetInfo:
+    return DatasetInfo("pseudo-lacbed", split, "random test pairs", False, ("P", "I", "F"), (1, 128, 128),
+                       size)
+
+
+def _data(train: int = 8, val: int = 4) -> PatternData:
+    g = torch.Generator().manual_seed(0)
+    pairs = [tuple(torch.rand(n, 1, 128, 128, generator=g) for _ in range(2)) for n in (train, val)]
+    return PatternData(pairs[0], pairs[1], _info("train", train), _info("val", val))
+
+
+def test_ms_ssim_loss_is_100_times_one_minus_the_7_tap_5_scale_value():
+    torch.manual_seed(0)
+    y = torch.rand(3, 1, 128, 128)
+    x = (y + 0.2 * torch.rand_like(y)).clamp(0, 1)
+    model = lambda inputs: x  # noqa: E731  (a stand-in network that returns fixed outputs)
+    terms = PatternObjective("ms_ssim")(model, y, y, Step(1, 1, 1))
+    expected = 100 * (1 - ms_ssim(x, y, window_size=7, weights=DEFAULT_WEIGHTS))
+    assert len(DEFAULT_WEIGHTS) == 5
+    assert torch.allclose(terms["loss"], expected, rtol=1e-5)
+    assert float(pattern_metrics()["ms_ssim_loss"](x, y)) == pytest.approx(float(expected) / 100, rel=1e-5)
+
+
+def test_losses_and_metrics_are_zero_at_identical_images_and_positive_otherwise():
+    y = torch.rand(2, 1, 128, 128) * 0.98 + 0.01
+    for name, metric in pattern_metrics().items():
+        assert abs(float(metric(y, y))) < 1e-5, name
+        assert float(metric(y.flip(-1), y)) > 1e-3, name
+    for loss in overfitting.LOSS_SCALES:
+        assert abs(float(PatternObjective(loss)(lambda t: y, y, y, Step(1, 1, 1))["loss"])) < 1e-3, loss
+
+
+def test_forward_macs_match_torch_s_flop_counter():
+    for width, code, bottleneck in ((8, 16, 4), (16, 64, 32)):
+        model = GDNAutoencoder(1, width, code, bottleneck).eval()
+        with FlopCounterMode(display=False) as counter:
+            model(torch.rand(1, 1, 128, 128))
+        counted = counter.get_total_flops() / 2  # the counter counts a multiply-add as 2
+        assert forward_macs(width, code, bottleneck) == pytest.approx(counted, rel=0.01)
+    assert 0.9e9 < forward_macs() < 1.5e9  # about 2.6 GFLOP per image at the study's width
+    with pytest.raises(ValueError, match="width"):
+        forward_macs(0)
+
+
+def test_relative_gap_and_its_errors():
+    history = [{"train_eval_loss": 1.0, "val_loss": 2.0}, {"train_eval_loss": 3.0, "val_loss": 2.0}]
+    assert relative_gap(history).tolist() == [0.5, -0.5]
+    with pytest.raises(ValueError, match="no column 'train_loss'"):
+        relative_gap(history, "train_loss")
+    with pytest.raises(ValueError, match="positive"):
+        relative_gap([{"train_eval_loss": 1.0, "val_loss": 0.0}])
+    with pytest.raises(ValueError, match="at least one epoch"):
+        relative_gap([])
+
+
+def test_plateau_onset_rule():
+    assert plateau_onset([10, 9, 8, 7, 6]) is None  # still improving by more than 1 % at the end
+    assert plateau_onset([10, 8, 7, 7.0, 6.99, 7.2]) == 3  # 6.99 is within 1 % of the best, 7
+    assert plateau_onset([10, 8, 7, 7.0, 6.5, 7.2]) == 5  # 6.5 is a real improvement
+    assert plateau_onset([5, 6, 7]) == 1  # never better than the first epoch
+    assert plateau_onset([10, 8, 7, 6.95], tolerance=0.0) is None
+    with pytest.raises(ValueError, match="finite"):
+        plateau_onset([1.0, math.nan])
+    with pytest.raises(ValueError, match="tolerance"):
+        plateau_onset([1.0, 2.0], tolerance=1.5)
+
+
+def test_gap_onset_rule():
+    def history(train, val):
+        return [{"train_eval_loss": t, "val_loss": v} for t, v in zip(train, val, strict=True)]
+
+    # relative gaps 0.1, 0.0, 0.0, 0.2, 0.3: narrowest last at epoch 3, then 30 points wider
+    widening = history([9, 10, 10, 8, 7], [10, 10, 10, 10, 10])
+    assert gap_onset(widening) == 3
+    steady = history([9, 9.5, 9.6, 9.5], [10, 10, 10, 10])  # 0.1, 0.05, 0.04, 0.05: rises 1 point
+    assert gap_onset(steady) is None
+    assert gap_onset(steady, rise=0.005) == 3
+    with pytest.raises(ValueError, match="rise"):
+        gap_onset(steady, rise=0)
+
+
+def test_mean_std_and_differs():
+    assert mean_std([1.0, 3.0]) == (2.0, pytest.approx(math.sqrt(2)))
+    assert mean_std([4.0]) == (4.0, 0.0)
+    assert differs([5.0, 5.2], [1.0, 1.3]) == 1
+    assert differs([1.0, 1.3], [5.0, 5.2]) == -1
+    assert differs([1.0, 2.0], [1.5, 1.6]) == 0  # the difference is within the seed-to-seed range
+    with pytest.raises(ValueError, match="at least one"):
+        differs([], [1.0])
+    with pytest.raises(ValueError, match="non-empty"):
+        mean_std([])
+
+
+def test_first_keeps_the_first_pairs_and_says_so():
+    data = _data(8, 4)
+    small = data.first(3)
+    assert torch.equal(small.train[0], data.train[0][:3]) and small.info.size == 3
+    assert small.val is data.val
+    with pytest.raises(ValueError, match="at most the 8"):
+        data.first(9)
+
+
+def test_pattern_data_rejects_sets_without_densities(monkeypatch):
+    class Loaded:
+        densities = None
+        images = torch.zeros(1)
+
+    monkeypatch.setattr(overfitting, "load_split", lambda *a, **k: Loaded())
+    with pytest.raises(ValueError, match="paired density images"):
+        overfitting.pattern_data(4, 4, name="mnist")
+
+
+def test_a_run_trains_reloads_and_keeps_snapshots(tmp_path):
+    data = _data(8, 4)
+    kwargs = dict(code_size=3, width=4, epochs=2, batch_size=4, lr=1e-3, root=tmp_path, progress=False)
+    run = train_pattern_model(data, "bce", 0, repeats=2, **kwargs)
+    assert [row["epoch"] for row in run.history] == [1, 2]
+    columns = {"train_loss", "train_eval_loss", "val_loss", *(f"{s}_{m}" for s in ("train_eval", "val")
+                                                               for m in overfitting.METRICS)}
+    assert columns <= set(run.history[0])
+    # each epoch saw the 8 pairs twice: 16 images in 4 steps
+    seen = run.history[0]["images_per_second"] * run.history[0]["train_seconds"]
+    assert seen == pytest.approx(16, rel=1e-6)
+    assert sorted(run.snapshots) == [1, 2] and run.snapshots[2].shape == (4, 1, 128, 128)
+    assert not run.model.training
+    stamp = (run.run_dir / "checkpoint.pt").stat().st_mtime_ns
+    again = train_pattern_model(data, "bce", 0, repeats=2, **kwargs)  # reused, not trained again
+    assert again.run_dir == run.run_dir and (run.run_dir / "checkpoint.pt").stat().st_mtime_ns == stamp
+    assert again.history == run.history
+    other = train_pattern_model(data, "bce", 0, repeats=1, **kwargs)
+    assert other.run_dir != run.run_dir
+    out = np.asarray(again.model(data.val[0]).detach())
+    assert np.all((out >= 0) & (out <= 1))
+
+
+def test_run_arguments_are_checked(tmp_path):
+    data = _data(8, 4)
+    kwargs = dict(code_size=3, width=4, epochs=1, batch_size=4, lr=1e-3, root=tmp_path, progress=False)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        train_pattern_model(data, "ssim", 0, **kwargs)
+    with pytest.raises(ValueError, match="train_eval_size must be at most the 8"):
+        train_pattern_model(data, "mse", 0, train_eval_size=9, **kwargs)
+    with pytest.raises(ValueError, match="batch_size must be at most"):
+        train_pattern_model(data, "mse", 0, **{**kwargs, "batch_size": 32})
+    with pytest.raises(ValueError, match="lr must be"):
+        train_pattern_model(data, "mse", 0, **{**kwargs, "lr": -1.0})
+    with pytest.raises(ValueError, match="repeats"):
+        train_pattern_model(data, "mse", 0, repeats=0, **kwargs)
