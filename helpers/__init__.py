@@ -13,6 +13,8 @@
 - :mod:`helpers.models`: the course's networks, one module each, rebuilt from a checkpoint.
 - :mod:`helpers.fid`: Fréchet distances in float64 by eigenvalues; Inception or announced classifier
   features; the real-vs-real noise floor.
+- :mod:`helpers.vqvae_experiments`: notebook 07's loss zoo: configurations, keyed runs, step timings,
+  loss scales, the Fréchet-distance table in the write-up's layout.
 - :mod:`helpers.train`: ``fit``, a resumable training loop, loss and metrics apart; ``load_run``.
 - :mod:`helpers.plotting`: ``save_figure`` (named PNGs and their manifest), image grids, loss curves.
 - :mod:`helpers.batch`: ``python -m helpers.batch``, the papermill runner behind ``make course``.
