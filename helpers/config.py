@@ -142,7 +142,7 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, object]] = {
     "06_overfitting": {
         "smoke": OverfittingSettings(train_images=128, val_images=64, epochs=2, seeds=1, batch_size=32,
                                      width=8, codes=(16, 64), train_sizes=(64, 128), lr=1e-3),
-        "cpu": OverfittingSettings(train_images=512, val_images=256, epochs=8, seeds=2, batch_size=32,
+        "cpu": OverfittingSettings(train_images=512, val_images=256, epochs=10, seeds=2, batch_size=32,
                                    width=16, codes=(16, 64, 256), train_sizes=(128, 512), lr=1e-3),
         "full": OverfittingSettings(train_images=9_454, val_images=1_500, epochs=100, seeds=3, batch_size=32,
                                     width=128, codes=(16, 64, 256), train_sizes=(1_000, 3_000, 9_454),
