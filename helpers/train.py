@@ -61,6 +61,7 @@ HISTORY = "history.csv"
 CONFIG = "config.json"
 TIMING_COLUMNS = ("train_seconds", "images_per_second", "epoch_seconds")
 IMAGE_KEYS = ("output", "target")  # what an objective returns for the metrics; not components
+PROGRESS_SECONDS = 10.0  # the training bar refreshes at most this often
 
 
 @dataclass(frozen=True)
@@ -339,8 +340,9 @@ def fit(
         sums = _Sums()
         _synchronise(device)
         began = time.perf_counter()
+        # mininterval: a notebook run in batch (papermill) keeps every refresh of a text bar as a line
         bar = tqdm(train, desc=f"epoch {epoch}/{epochs}", total=steps, leave=False, disable=quiet,
-                   unit="batch")
+                   unit="batch", mininterval=PROGRESS_SECONDS)
         for step, (x, y) in enumerate(bar, start=1):
             optimizer.zero_grad(set_to_none=True)
             with autocast() if use_amp else contextlib.nullcontext():
