@@ -269,15 +269,21 @@ def plateau_onset(values: Sequence[float], tolerance: float = 0.01) -> int | Non
 
 def gap_onset(history: Sequence[Mapping[str, float]], train_key: str = "train_eval_loss",
               val_key: str = "val_loss", rise: float = 0.05) -> int | None:
-    """The epoch (1-based) at which the train/validation gap *starts to widen*: the last epoch at
-    which :func:`relative_gap` is at its smallest, provided the gap at the last epoch is at least
-    ``rise`` above that minimum (5 points of the validation loss by default); else None (no widening
-    within the budget)."""
+    """The epoch (1-based) at which the train/validation gap *starts to widen*, or None.
+
+    With ``g`` the :func:`relative_gap` per epoch and ``floor = max(min(g), 0)`` (the gap at its
+    narrowest, or no gap at all where the training measure was above validation): the gap widens
+    when the last epoch's ``g`` is at least ``rise`` above ``floor`` (5 points of the validation loss
+    by default), and the onset is the last epoch at which ``g <= floor``. A gap that is negative and
+    closes (a train-mode mean that lags and catches up) does not count: the training measure must
+    end *below* validation by ``rise``."""
     if not 0 < rise < 1:
         raise ValueError(f"rise must be in (0, 1); got {rise!r}")
     gap = relative_gap(history, train_key, val_key)
-    low = int(np.flatnonzero(gap == gap.min())[-1])
-    return low + 1 if gap[-1] - gap[low] >= rise else None
+    floor = max(float(gap.min()), 0.0)
+    if gap[-1] - floor < rise:
+        return None
+    return int(np.flatnonzero(gap <= floor)[-1]) + 1  # the minimum itself is <= floor: never empty
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:

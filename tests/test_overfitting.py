@@ -106,6 +106,14 @@ def test_gap_onset_rule():
     steady = history([9, 9.5, 9.6, 9.5], [10, 10, 10, 10])  # 0.1, 0.05, 0.04, 0.05: rises 1 point
     assert gap_onset(steady) is None
     assert gap_onset(steady, rise=0.005) == 3
+    # a lagging train-mode mean: -0.3, -0.2, -0.1, -0.02: rises 28 points but never opens a gap
+    closing = history([13, 12, 11, 10.2], [10, 10, 10, 10])
+    assert gap_onset(closing) is None
+    # from above to below validation: -0.2, 0.0, 0.1; no gap until epoch 2, then 10 points
+    opening = history([12, 10, 9], [10, 10, 10])
+    assert gap_onset(opening) == 2
+    assert gap_onset(history([10.5, 9], [10, 10])) == 1  # -0.05, 0.1: opens after epoch 1
+    assert gap_onset(history([8, 8.5], [10, 10])) is None  # open from the start and narrowing
     with pytest.raises(ValueError, match="rise"):
         gap_onset(steady, rise=0)
 
