@@ -49,7 +49,7 @@ def train_classifier(images: Tensor, labels: Tensor, val_images: Tensor, val_lab
               "classes": classes, "sizes": [len(images), len(val_images)], "side": images.shape[-1]}
     run_dir = run_directory(root, "classifier", config, data=[info, val_info])
     torch.manual_seed(seed)
-    model = Classifier(images.shape[1], classes, width)
+    model = Classifier(images.shape[1], classes, width, side=images.shape[-1])
     train = TensorLoader(images, labels, batch_size=batch_size, shuffle=True, seed=seed, info=info)
     val = TensorLoader(val_images, val_labels, batch_size=500, info=val_info)
     history = fit(model, _objective, train, val, epochs, run_dir, seed=seed,

