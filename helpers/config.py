@@ -123,10 +123,10 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, object]] = {
                              seeds=1, batch_size=64, widths=(8, 16, 32), latent=16, betas=(1e-3, 4e-3)),
         "cpu": VAESettings("fashion-mnist", train_images=6_000, val_images=1_000, test_images=2_000, epochs=4,
                            seeds=2, batch_size=64, widths=(32, 64, 128, 256), latent=128,
-                           betas=(2.5e-4, 1e-3, 4e-3)),
+                           betas=(6.25e-5, 2.5e-4, 1e-3, 4e-3)),
         "full": VAESettings("fashion-mnist", train_images=60_000, val_images=5_000, test_images=5_000,
                             epochs=30, seeds=3, batch_size=64, widths=(32, 64, 128, 256), latent=128,
-                            betas=(2.5e-4, 1e-3, 4e-3, 1.6e-2)),
+                            betas=(1.5625e-5, 6.25e-5, 2.5e-4, 1e-3, 4e-3, 1.6e-2)),
     },
     "05_cvae": {
         "smoke": VAESettings("fashion-mnist", train_images=512, val_images=128, test_images=256, epochs=1,

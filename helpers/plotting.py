@@ -114,7 +114,7 @@ def image_grid(
             if j < len(r):
                 ax.imshow(np.clip(as_image(r, j), 0, 1), cmap="gray", vmin=0, vmax=1)
         if row_titles is not None:
-            axes[i, 0].set_ylabel(row_titles[i], rotation=0, ha="right", va="center", fontsize=9)
+            axes[i, 0].set_ylabel(row_titles[i], rotation=0, ha="right", va="center", fontsize=10)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

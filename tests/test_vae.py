@@ -15,7 +15,9 @@ from helpers.vae_experiments import (
     COLLECTION,
     VAEObjective,
     beta_for_rate,
+    edge_share,
     gradient_energy,
+    high_frequency_ratio,
     pad_to,
     sharpness_ratio,
     summarise,
@@ -119,6 +121,19 @@ def test_sharpness_ratio_sees_blur():
     assert sharpness_ratio(target, target) == pytest.approx(1.0)
     assert sharpness_ratio(blurred, target) < 0.2
     assert torch.all(gradient_energy(torch.full((2, 1, 8, 8), 0.5)) == 0)
+    for measure in (edge_share, high_frequency_ratio):
+        assert measure(target, target) == pytest.approx(1.0)
+        assert measure(blurred, target) < 0.5
+    # more contrast raises the gradient energy by the square, the in-place share only linearly, and
+    # leaves the high-frequency fraction as it is
+    stretched = 0.5 + 1.5 * (target - 0.5)
+    assert sharpness_ratio(stretched, target) == pytest.approx(2.25, rel=1e-4)
+    assert edge_share(stretched, target) == pytest.approx(1.5, rel=1e-4)
+    assert high_frequency_ratio(stretched, target) == pytest.approx(1.0, rel=1e-4)
+    # misplaced edges: energy without any of the originals' edges
+    shifted = torch.roll(target, 5, dims=-1)
+    assert sharpness_ratio(shifted, target) == pytest.approx(1.0, rel=0.05)
+    assert abs(edge_share(shifted, target)) < 0.2
 
 
 def test_objective_components_and_warmup():
