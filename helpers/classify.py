@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from helpers import models
 from helpers.data import DatasetInfo
 from helpers.loader import TensorLoader
 from helpers.models.classifier import Classifier
@@ -45,11 +46,12 @@ def train_classifier(images: Tensor, labels: Tensor, val_images: Tensor, val_lab
     [0, 1]) and ``labels`` ``(N,)``; return it frozen. ``info``/``val_info`` identify the data (part
     of the run's folder name, with the settings)."""
     classes = int(max(labels.max(), val_labels.max())) + 1
-    config = {"model": "classifier", "epochs": epochs, "width": width, "batch_size": batch_size, "seed": seed,
-              "classes": classes, "sizes": [len(images), len(val_images)], "side": images.shape[-1]}
-    run_dir = run_directory(root, "classifier", config, data=[info, val_info])
     torch.manual_seed(seed)
     model = Classifier(images.shape[1], classes, width, side=images.shape[-1])
+    config = {"model": "classifier", "network": models.signature(model), "epochs": epochs, "width": width,
+              "batch_size": batch_size, "seed": seed, "classes": classes,
+              "sizes": [len(images), len(val_images)], "side": images.shape[-1]}
+    run_dir = run_directory(root, "classifier", config, data=[info, val_info])
     train = TensorLoader(images, labels, batch_size=batch_size, shuffle=True, seed=seed, info=info)
     val = TensorLoader(val_images, val_labels, batch_size=500, info=val_info)
     history = fit(model, _objective, train, val, epochs, run_dir, seed=seed,

@@ -155,7 +155,7 @@ def load_run(run_dir: str | Path, device: torch.device | str = "cpu") -> Run:
         raise ValueError(f"the model of {run_dir} cannot be rebuilt: it was not one of helpers.models' "
                          "networks (they record their constructor arguments)")
     model = models.build(state["model_description"])
-    model.load_state_dict(state["model"])
+    _load_weights(model, state["model"], run_dir)
     model.to(device).eval()
     config = json.loads((Path(run_dir) / CONFIG).read_text()) if (Path(run_dir) / CONFIG).exists() else {}
     return Run(model, state["history"], config)
@@ -164,6 +164,17 @@ def load_run(run_dir: str | Path, device: torch.device | str = "cpu") -> Run:
 # --------------------------------------------------------------------------------------------
 # The loop
 # --------------------------------------------------------------------------------------------
+
+
+def _load_weights(model: nn.Module, weights: Mapping[str, torch.Tensor], run_dir: str | Path) -> None:
+    """``model.load_state_dict(weights)``, with an error that names the run when they do not fit."""
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as error:
+        first = str(error).splitlines()[0]
+        raise ValueError(f"the checkpoint in {run_dir} was trained with another network than "
+                         f"{type(model).__name__} as it is now ({first} ...); delete that folder to train "
+                         "again, or put the network back as it was") from error
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -325,7 +336,7 @@ def fit(
     checkpoint_path = run_dir / CHECKPOINT
     if checkpoint_path.exists():
         state = torch.load(checkpoint_path, map_location=device, weights_only=False)
-        model.load_state_dict(state["model"])
+        _load_weights(model, state["model"], run_dir)
         optimizer.load_state_dict(state["optimizer"])
         history = state["history"]
         start = state["epoch"] + 1

@@ -219,3 +219,25 @@ def test_train_vae_trains_reuses_and_honours_a_recorded_failure(tmp_path):
     (other.run_dir / FAILED).write_text("'recon' is not finite at epoch 1, step 3\n")
     failed = train_vae(data, "ms_ssim", 1e-3, 0, **arguments)
     assert failed.model is None and "not finite" in failed.failure
+
+
+def test_signature_changes_with_the_network_and_a_changed_network_is_refused(tmp_path):
+    from helpers.loader import TensorLoader
+    from helpers.train import fit, load_run
+
+    assert models.signature(Classifier(1, 3, 4)) == models.signature(Classifier(1, 3, 4))
+    assert models.signature(Classifier(1, 3, 4)) != models.signature(Classifier(1, 3, 8))
+    vae = VAE(16, 1, (4, 8), 3)
+    deeper = VAE(16, 1, (4, 8, 8), 3)
+    assert models.signature(vae) != models.signature(deeper)
+
+    x = torch.rand(8, 1, 16, 16)
+    loader = TensorLoader(x, torch.zeros(8, dtype=torch.long), batch_size=4)
+
+    def objective(model, x, y, at):
+        return {"loss": (model(x).reconstruction - x).pow(2).mean()}
+
+    fit(vae, objective, loader, loader, 1, tmp_path, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="trained with another network than VAE as it is now"):
+        fit(deeper, objective, loader, loader, 2, tmp_path, device="cpu", progress=False)
+    assert load_run(tmp_path).model.arguments == vae.arguments

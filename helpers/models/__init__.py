@@ -16,7 +16,9 @@ Each network records its constructor arguments in ``self.arguments`` (plain JSON
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 
 from torch import nn
 
@@ -30,6 +32,14 @@ def describe(model: nn.Module) -> dict | None:
     if arguments is None or not module.startswith(PACKAGE + "."):
         return None
     return {"class": f"{module}.{type(model).__qualname__}", "arguments": dict(arguments)}
+
+
+def signature(model: nn.Module) -> str:
+    """16 hex digits that change with the network's class, arguments, and parameter and buffer names
+    and shapes: part of a run's identity, so that a changed network never reuses an old checkpoint."""
+    layout = [(name, tuple(t.shape)) for name, t in model.state_dict().items()]
+    text = json.dumps({"description": describe(model), "layout": layout}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def build(description: dict) -> nn.Module:
