@@ -77,8 +77,8 @@ def parse_configuration(name: str) -> tuple[str, float | None]:
 def check_configurations(names: Sequence[str]) -> list[str]:
     """``names`` as a list, each a valid configuration, none twice; raises ``ValueError`` otherwise."""
     if isinstance(names, str) or not isinstance(names, Sequence) or len(names) == 0:
-        raise ValueError(f"configurations must be a non-empty list of names such as ['mse', 'mse+ssim@0.5']; "
-                         f"got {names!r}")
+        raise ValueError(f"configurations must be a non-empty list of names such as ['mse', 'mse+ssim@0.5'] "
+                         f"(with papermill: -y \"CONFIGS: ['ssim']\", not -p); got {names!r}")
     for name in names:
         parse_configuration(name)
     if len(set(names)) != len(names):
