@@ -27,7 +27,8 @@ from helpers.vae_experiments import (
 
 def test_vae_shapes_and_output_range():
     model = VAE(side=32, channels=1, widths=(8, 16, 32, 64), latent=6)
-    out = model(torch.rand(5, 1, 32, 32))
+    with torch.no_grad():
+        out = model(torch.rand(5, 1, 32, 32))
     assert out.reconstruction.shape == (5, 1, 32, 32)
     assert out.mu.shape == out.logvar.shape == out.z.shape == (5, 6)
     assert 0 <= float(out.reconstruction.min()) and float(out.reconstruction.max()) <= 1
