@@ -327,3 +327,24 @@ def weights_hash(model: nn.Module) -> str:
         digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
         digest.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+@torch.no_grad()
+def label_following(model: VAE, images: Tensor, labels: Tensor, judge: nn.Module,
+                    shift: int = 1) -> tuple[float, float]:
+    """How much a conditional VAE's output follows its label rather than its code.
+
+    Each image is encoded with its own label, and the code's mean decoded with another one
+    (``(label + shift) mod classes``). Returns the fraction of those decodings that ``judge`` assigns
+    to the new label, and the fraction it assigns to the image's own class: (1, 0) when the label
+    alone decides the class, (0, 1) when the code does.
+    """
+    classes = model.arguments["classes"]
+    if classes == 0:
+        raise ValueError("model must be conditional (classes > 0); got an unconditional VAE")
+    model.eval()
+    x = as_float(images)
+    mu, _ = model.encode(x, labels)
+    other = (labels + shift) % classes
+    predicted = judge.predict(model.decode(mu, other))
+    return float((predicted == other).float().mean()), float((predicted == labels).float().mean())

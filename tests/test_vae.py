@@ -243,3 +243,35 @@ def test_signature_changes_with_the_network_and_a_changed_network_is_refused(tmp
     with pytest.raises(ValueError, match="trained with another network than VAE as it is now"):
         fit(deeper, objective, loader, loader, 2, tmp_path, device="cpu", progress=False)
     assert load_run(tmp_path).model.arguments == vae.arguments
+
+
+def test_label_following_tells_label_from_code():
+    from helpers.vae_experiments import label_following
+
+    torch.manual_seed(0)
+    model = VAE(16, 1, (4, 8), 3, classes=4).eval()
+    images, labels = torch.rand(8, 1, 16, 16), torch.arange(8) % 4
+
+    class Oracle(torch.nn.Module):  # reads the class the decoder was given from the image's mean
+        def __init__(self, mapping):
+            super().__init__()
+            self.mapping = mapping
+
+        def predict(self, x):
+            return self.mapping(x)
+
+    # a judge that always names the label the decoder was given: the output follows the label
+    given = {}
+    original_decode = model.decode
+
+    def decode(z, y):
+        given["labels"] = y
+        return original_decode(z, y)
+
+    model.decode = decode
+    follows_label = Oracle(lambda x: given["labels"])
+    assert label_following(model, images, labels, follows_label) == (1.0, 0.0)
+    follows_code = Oracle(lambda x: labels)
+    assert label_following(model, images, labels, follows_code) == (0.0, 1.0)
+    with pytest.raises(ValueError, match="must be conditional"):
+        label_following(VAE(16, 1, (4, 8), 3), images, labels, follows_code)
