@@ -1,10 +1,12 @@
 """The VAE experiments of notebooks 04 and 05: data, objective, one training run, the test report.
 
-    data = vae_data("fashion-mnist", train=8_000, val=1_000, test=2_000, side=32)
-    run = train_vae(data, recon="ms_ssim", beta=1e-3, seed=0, settings=s, root=runs_dir() / "04")
+    data = vae_data("fashion-mnist", train=6_000, val=1_000, test=2_000, side=32)
+    run = train_vae(data, "ms_ssim", beta=1e-3, seed=0, epochs=4, batch_size=64,
+                    widths=(32, 64, 128, 256), latent=128, root=runs_dir() / "04_el_vae")
     report = test_report(run.model, data.test)  # means over the test images
 
-The objective is the one both write-ups use, a reconstruction term plus a weighted KL divergence::
+The objective is the one both write-ups use, a reconstruction term plus a weighted KL divergence
+(:class:`VAEObjective`)::
 
     loss = recon(output, x) + beta * KL,   KL = mean over images of the per-image KL in nats
 
