@@ -1,7 +1,8 @@
 """A classifier of the real training images, trained once and then frozen: how recognisable generated
 images are (notebook 05), and the features of a Fréchet distance without Inception (notebook 07).
 
-    clf = train_classifier(images, labels, val_images, val_labels, root=runs_dir() / "classifier")
+    clf = train_classifier(images, labels, val_images, val_labels, root=runs_dir() / "05_cvae",
+                           info=train_info, val_info=val_info, epochs=4)
     print(clf.hash, clf.val_accuracy)   # the weights' hash identifies the frozen model
     accuracy(clf.model, generated, intended_labels)
 """
