@@ -14,7 +14,8 @@ downsampling by ``max(1, round(min(M, N) / 256))``):
 - valid filtering: a window never leaves the image, so no padding value enters a statistic;
 - population (weighted) variances and covariance, through the identities of notebook 01, computed
   after subtracting one constant per image pair (exact algebraically, and it avoids float32
-  cancellation), with variances clamped at 0 against rounding;
+  cancellation), the covariance from the variance of ``x - y`` (see :func:`_similarity_terms`), with
+  variances clamped at 0 against rounding;
 - each channel scored on its own, one value per image and channel = the mean of its SSIM map.
 
 MS-SSIM (Wang, Simoncelli & Bovik 2003) multiplies the mean cs of scales 1..M-1 and the mean SSIM of
@@ -174,20 +175,22 @@ def ms_ssim_options_for_size(side: int) -> dict:
 
 
 def _moment_stack(x: Tensor, y: Tensor, shift: Tensor) -> Tensor:
-    """``[xc, yc, xc^2, yc^2, xc yc]`` stacked ``(N, 5, C, H, W)``; ``xc = x - shift``, ``yc = y - shift``.
+    """``[x, y, xc^2, yc^2, (x - y)^2]`` stacked ``(N, 5, C, H, W)``; ``xc = x - shift``, ``yc = y - shift``.
 
-    Outside autograd (the forward of :class:`_MeanSimilarity`) the five maps are written straight
-    into one buffer; under autograd (:func:`ssim_map`) they are stacked, which autograd can follow.
+    The first two are the images themselves: their local means keep their relative precision where
+    the images are dark (a mean of ``xc`` plus ``shift`` would not). Outside autograd (the forward of
+    :class:`_MeanSimilarity`) the five maps are written straight into one buffer; under autograd
+    (:func:`ssim_map`) they are stacked, which autograd can follow.
     """
     if torch.is_grad_enabled() and (x.requires_grad or y.requires_grad):
         xc, yc = x - shift, y - shift
-        return torch.stack([xc, yc, xc * xc, yc * yc, xc * yc], dim=1)
+        return torch.stack([x, y, xc * xc, yc * yc, (x - y) ** 2], dim=1)
     stack = x.new_empty(x.shape[0], 5, *x.shape[1:])
-    xc = torch.sub(x, shift, out=stack[:, 0])
-    yc = torch.sub(y, shift, out=stack[:, 1])
-    torch.mul(xc, xc, out=stack[:, 2])
-    torch.mul(yc, yc, out=stack[:, 3])
-    torch.mul(xc, yc, out=stack[:, 4])
+    stack[:, 0].copy_(x)
+    stack[:, 1].copy_(y)
+    torch.sub(x, shift, out=stack[:, 2]).square_()
+    torch.sub(y, shift, out=stack[:, 3]).square_()
+    torch.sub(x, y, out=stack[:, 4]).square_()
     return stack
 
 
@@ -210,31 +213,39 @@ def _similarity_terms(
         d/dx = G^T(g D_mux) + 2 xc G^T(g D_exx) + yc G^T(g D_exy)            (K = 3: mux, exx, exy)
         d/dy = G^T(g D_muy) + 2 yc G^T(g D_eyy) + xc G^T(g D_exy)            (K = 3: muy, eyy, exy)
 
-    and both together stack ``[mux, exx, exy, muy, eyy]`` (K = 5).
+    and both together stack ``[mux, exx, exy, muy, eyy]`` (K = 5). (The forward evaluates the same
+    function through ``E[(x - y)^2] = E[xc^2] + E[yc^2] - 2 E[xc yc]``, which rounds better; the
+    derivatives are taken in the three statistics above.)
     """
     n, c, h, w = x.shape
     k = window.numel()
     shift = (x.mean(dim=(1, 2, 3), keepdim=True) + y.mean(dim=(1, 2, 3), keepdim=True)) / 2
-    stack = _moment_stack(x, y, shift)  # (N, 5, C, H, W): xc, yc, xc^2, yc^2, xc yc
+    stack = _moment_stack(x, y, shift)  # (N, 5, C, H, W): x, y, xc^2, yc^2, (x - y)^2
     stats = filter_valid(stack.view(n, 5 * c, h, w), window).view(n, 5, c, h - k + 1, w - k + 1)
     del stack
-    mx, my, exx, eyy, exy = stats.unbind(1)  # centred moments, (N, C, H', W') each
-    # Rounding can give a variance below 0, or a covariance beyond |cov| <= (var_x + var_y) / 2, a
-    # bound the true statistics never break (it follows from Cauchy-Schwarz). Both are clamped,
-    # together: then |cs| <= 1, and identical images (cov = var_x = var_y bit for bit) score exactly 1.
-    # (The tighter sqrt(var_x var_y) also bounds cov, but clamping to it where the variances are
-    # rounding noise moves SSIM further from its exact value: 1.1e-6 against 2e-7 on tests' `page`.)
+    ux, uy, exx, eyy, edd = stats.unbind(1)  # local moments, (N, C, H', W') each
+    mx, my = ux - shift, uy - shift  # the local means of xc and yc
+    # The covariance comes from the variance of the difference, 2 cov = var_x + var_y - var_(x-y),
+    # so cs = (b2 - var_(x-y)) / b2 with b2 = var_x + var_y + C2. For images that are close, as a
+    # trained model's output is to its target, (x - y)^2 is small and its local mean keeps far more
+    # digits in float32 than E[xc yc] - mu_x mu_y, whose two terms nearly cancel (tests: the worst
+    # float32 error over 17 photographs x 3 noise levels x 3 seeds fell from 3.4e-6 to 8.3e-7 for
+    # SSIM and from 2.1e-6 to 2.0e-7 for MS-SSIM, together with the uncentred means).
+    # Rounding can give a variance below 0, or var_(x-y) beyond 2 (var_x + var_y), bounds the true
+    # statistics never break (the second is |cov| <= (var_x + var_y) / 2, from Cauchy-Schwarz). Both
+    # are clamped: then |cs| <= 1, and identical images (x - y = 0) score exactly 1.
     var_x = torch.addcmul(exx, mx, mx, value=-1).clamp_min_(0)
     var_y = torch.addcmul(eyy, my, my, value=-1).clamp_min_(0)
-    bound = torch.add(var_x, var_y).mul_(0.5).detach()  # held fixed where it acts
-    cov = torch.addcmul(exy, mx, my, value=-1)
-    cov_clamped = cov.abs() > bound
-    cov = torch.where(cov_clamped, bound.copysign(cov), cov)
+    bound = torch.add(var_x, var_y).mul_(2).detach()  # held fixed where it acts
+    mean_d = ux - uy
+    var_d = torch.addcmul(edd, mean_d, mean_d, value=-1)
+    cov_clamped = (var_d < 0) | (var_d > bound)
+    var_d = torch.minimum(var_d.clamp_min(0), bound)
     b2 = torch.add(var_x, var_y).add_(c2)
-    cs = cov.mul(2).add_(c2).div_(b2)
+    cs = torch.sub(b2, var_d).div_(b2)
     if luminance:
-        ux, uy = mx + shift, my + shift  # the means of the images themselves
-        b1 = torch.mul(ux, ux).add_(torch.mul(uy, uy)).add_(c1)  # no fused multiply-add: see above
+        # two products, not a fused multiply-add, so that lum(x, x) = 1 exactly
+        b1 = torch.mul(ux, ux).add_(torch.mul(uy, uy)).add_(c1)
         lum = torch.mul(ux, uy).mul_(2).add_(c1).div_(b1)
         similarity = lum * cs
     else:
