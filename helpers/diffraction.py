@@ -15,8 +15,9 @@ of the same kind from an index, in two kinds (``KINDS``), both of cubic crystals
   with ``s_g`` the excitation error at that tilt (linear in the tilt, zero on the Bragg line), ``xi_g``
   the extinction distance, ``t`` the thickness and ``A_g`` a depth in [0.5, 1]; the pattern is the
   product of these curves over all reflections, and of one more for the first-order Laue zone, drawn
-  as a ring. Symmetry-equivalent reflections share ``xi_g`` and ``A_g``, so the pattern is 4mm
-  symmetric about the array's centre, with the array's axes and diagonals as mirror lines.
+  as a ring (FOLZ-like: a ring, not the FOLZ lines). Symmetry-equivalent reflections share ``xi_g``
+  and ``A_g``, so the pattern is 4mm symmetric about the array's centre, with the array's axes and
+  diagonals as mirror lines.
 - ``"spots"`` (:func:`pseudo_diffraction`): a kinematic spot pattern. Reflections sit on the reciprocal
   lattice; their intensity is the squared structure factor of the centring (0 for the reflections the
   centring forbids: I needs ``h + k`` even, F needs ``h`` and ``k`` both even), times a Debye-Waller
@@ -26,10 +27,14 @@ of the same kind from an index, in two kinds (``KINDS``), both of cubic crystals
 Each kind is paired with the **density image** of the same crystal: the projected density of the
 lattice, one Gaussian blob per atom column, in a 128 x 128 field of view.
 
-Neither kind is a dynamical (Bloch-wave) simulation. The spots are kinematic; the LACBED kind treats
-each reflection on its own, as if only it and the direct beam were excited (two-beam), and multiplies
-the results: there is no coupling between reflections, no absorption and no higher-order Laue zone
-lines, so intensities are only qualitatively right. What they keep is what the study needs: 4-fold
+Neither kind is a many-beam (Bloch-wave) simulation. The spots are kinematic; the LACBED kind takes
+each reflection's dynamical two-beam solution on its own, as if only it and the direct beam were
+excited, and multiplies the results: there is no many-beam coupling between reflections, no
+absorption, and the first-order Laue zone is a ring, not its lines, so intensities are only
+qualitatively right. Seen down [001], the zero-layer reflections that I and F centring allow form
+square nets again (``h + k`` even: the primitive net rotated by 45 degrees and sqrt(2) wider; ``h``,
+``k`` both even: twice as wide), so in the LACBED kind the centring shows as a scale of the net of
+lines, which the lattice constant also sets. What they keep is what the study needs: 4-fold
 symmetric patterns whose scale, contrast and detail vary from image to image, a class that decides
 which reflections appear, and the paired real-space image. The same index gives the same arrays on
 every machine (only NumPy's seeded generators and float64 arithmetic are used).
@@ -256,7 +261,7 @@ def _lacbed_pattern(hk: np.ndarray, xi: np.ndarray, depth: np.ndarray, a_star: f
 
 def pseudo_lacbed(index: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
     """Pattern ``(128, 128)`` and density image ``(128, 128)`` (float32 in [0, 1]) and label of ``index``:
-    the LACBED kind (see the module's docstring; kinematic/two-beam, not Bloch-wave).
+    the LACBED kind (see the module's docstring; products of two-beam rocking curves, not Bloch-wave).
 
     The label cycles P, I, F with the index. From ``numpy.random.default_rng([seed, index, 1])``: the
     lattice constant ``a`` (10-18 px in the density image; ``a* = TILT_SCALE / a``, 14-26 px of tilt in

@@ -15,13 +15,16 @@ but 0 at identical images, so its values are a divergence, not torch's BCE value
 Every run is measured after every epoch on three common scales (:func:`pattern_metrics`): MSE, BCE
 (as above) and 1 - MS-SSIM, in eval mode, on a fixed training subset (``train_eval_*``) and on the
 validation images (``val_*``); the loss it optimises is also logged as the original logged it
-(``train_loss``: the epoch's mean in train mode). The rules for the derived numbers (the onsets, the
-relative gap, a difference beyond the seed-to-seed spread) are the functions below; the notebook
-states them.
+(``train_loss``: the epoch's mean in train mode). :func:`offset_parts` splits the difference between
+that epoch mean and the eval-mode loss into its two causes (weights moving during the epoch, batch
+normalisation in train mode). The rules for the derived numbers (the onsets with a patience, the
+relative gap and its mean over the last epochs, a run that diverges, a difference beyond the
+seed-to-seed spread) are the functions below; the notebook states them.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
@@ -155,6 +158,14 @@ def pattern_metrics() -> dict[str, nn.Module]:
 # --------------------------------------------------------------------------------------------
 
 
+def _train_loader(data: PatternData, repeats: int, batch_size: int, seed: int) -> TensorLoader:
+    """The training batches of a run: each pair ``repeats`` times an epoch, shuffled from ``(seed,
+    epoch)``; the first ``len(data.train[0])`` samples are the distinct pairs."""
+    tiled = tuple(torch.cat([t] * repeats) for t in data.train)
+    return TensorLoader(*tiled, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True,
+                        info=data.info)
+
+
 @dataclass
 class PatternRun:
     """A finished run: ``model`` (eval mode, CPU), its ``history`` (one dict per epoch), its folder, and
@@ -205,9 +216,7 @@ def train_pattern_model(data: PatternData, loss: str, seed: int, *, code_size: i
                             data=[data.info, data.val_info])
     torch.manual_seed(seed)
     model = GDNAutoencoder(1, width, code_size)
-    tiled = tuple(torch.cat([t] * repeats) for t in data.train)  # the first sizes[0] are the distinct pairs
-    train = TensorLoader(*tiled, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True,
-                         info=data.info)
+    train = _train_loader(data, repeats, batch_size, seed)
     val = TensorLoader(*data.val, batch_size=64, info=data.val_info)
     shown = data.val[0][:SNAPSHOT_COUNT]
     path = run_dir / SNAPSHOTS
@@ -224,6 +233,51 @@ def train_pattern_model(data: PatternData, loss: str, seed: int, *, code_size: i
     finished = load_run(run_dir)
     return PatternRun(finished.model, read_history(run_dir), run_dir,
                       {e: s.float() for e, s in sorted(snapshots.items())})
+
+
+@torch.no_grad()
+def offset_parts(model: nn.Module, data: PatternData, loss: str, *, seed: int, batch_size: int,
+                 repeats: int, epoch: int, epoch_mean: float) -> dict[str, float]:
+    """Why the write-up's training curve (the train-mode mean over an epoch) differs from the training
+    pairs measured in eval mode after it, split in two parts that add up to the whole.
+
+    ``model``: the run's weights at the end of ``epoch``; ``epoch_mean``: that epoch's ``train_loss``.
+    The epoch's own batches (same ``seed``, ``repeats``, ``batch_size``, so the same samples in the
+    same batches) are passed again through a copy of the model, once in train mode (batch
+    normalisation with each batch's statistics, as during training, but with the end-of-epoch
+    weights) and once in eval mode (running statistics). Returns, in units of the run's loss:
+
+    - ``train_mode_end``, ``eval_end``: the two means (``eval_end`` is the run's ``train_eval_loss``
+      when that was measured on all its training pairs);
+    - ``lag = epoch_mean - train_mode_end``: what the weights moving during the epoch add (the same
+      batches, the same normalisation; only the weights differ);
+    - ``batchnorm = train_mode_end - eval_end``: what batch statistics in place of running
+      statistics add (the same weights, the same samples);
+    - ``total = lag + batchnorm = epoch_mean - eval_end``.
+
+    Each pass runs on a fresh copy, so the model's running statistics stay as they were (train mode
+    updates them).
+    """
+    _check_loss(loss)
+    for name, value in (("batch_size", batch_size), ("repeats", repeats), ("epoch", epoch)):
+        _check_positive_int(name, value)
+    if not math.isfinite(epoch_mean):
+        raise ValueError(f"epoch_mean must be a finite number; got {epoch_mean!r}")
+    objective = PatternObjective(loss)
+    loader = _train_loader(data, repeats, batch_size, seed)
+    means = {}
+    for name, train_mode in (("train_mode_end", True), ("eval_end", False)):
+        probe = copy.deepcopy(model).cpu().train(train_mode)  # a fresh copy: train mode moves the statistics
+        loader.set_epoch(epoch)
+        total, count = 0.0, 0
+        for step, (x, y) in enumerate(loader, start=1):
+            total += float(objective(probe, x, y, Step(epoch, step, len(loader)))["loss"]) * len(x)
+            count += len(x)
+        means[name] = total / count
+    lag = epoch_mean - means["train_mode_end"]
+    batchnorm = means["train_mode_end"] - means["eval_end"]
+    return {"epoch_mean": float(epoch_mean), **means, "lag": lag, "batchnorm": batchnorm,
+            "total": lag + batchnorm}
 
 
 # --------------------------------------------------------------------------------------------
@@ -250,40 +304,69 @@ def relative_gap(history: Sequence[Mapping[str, float]], train_key: str = "train
     return (val - train) / val
 
 
-def plateau_onset(values: Sequence[float], tolerance: float = 0.01) -> int | None:
-    """The epoch (1-based) at which a validation loss *stops improving*: the first epoch ``e`` before
-    the last such that no later epoch is below ``(1 - tolerance)`` times the best value up to ``e``.
-    None when every epoch up to the last still improves on the best so far by more than
-    ``tolerance`` (relative): the plateau is not reached within the budget."""
+def tail_mean(values: Sequence[float], count: int = 3) -> float:
+    """The mean of the last ``count`` values (all of them if there are fewer): a run's end, less
+    dependent on its last epoch alone."""
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 1 or len(values) < 1:
+        raise ValueError(f"values must be a non-empty sequence of numbers; got {values!r}")
+    _check_positive_int("count", count)
+    return float(values[-count:].mean())
+
+
+def _check_values(values) -> np.ndarray:
     values = np.asarray(values, dtype=float)
     if values.ndim != 1 or len(values) < 1 or not np.all(np.isfinite(values)):
         raise ValueError(f"values must be a non-empty sequence of finite numbers; got {values.tolist()}")
+    return values
+
+
+def plateau_onset(values: Sequence[float], patience: int = 3, tolerance: float = 0.01) -> int | None:
+    """The epoch (1-based) at which a validation loss *stops improving*, by early stopping's rule:
+    the first epoch ``e`` whose value is the best so far and after which ``patience`` epochs bring
+    no value below ``(1 - tolerance)`` times it. None when no epoch has ``patience`` epochs after it
+    without such an improvement (still improving, or too few epochs left to tell)."""
+    values = _check_values(values)
+    _check_positive_int("patience", patience)
     if not 0 <= tolerance < 1:
         raise ValueError(f"tolerance must be in [0, 1); got {tolerance!r}")
-    best = np.minimum.accumulate(values)
-    for e in range(len(values) - 1):
-        if np.all(values[e + 1:] >= (1 - tolerance) * best[e]):
+    for e in range(len(values) - patience):
+        if values[e] > values[:e + 1].min():
+            continue  # not the best so far
+        if np.all(values[e + 1:e + 1 + patience] >= (1 - tolerance) * values[e]):
             return e + 1
     return None
 
 
 def gap_onset(history: Sequence[Mapping[str, float]], train_key: str = "train_eval_loss",
-              val_key: str = "val_loss", rise: float = 0.05) -> int | None:
-    """The epoch (1-based) at which the train/validation gap *starts to widen*, or None.
+              val_key: str = "val_loss", rise: float = 0.05, patience: int = 3) -> int | None:
+    """The epoch (1-based) from which the train/validation gap *stays widened*, or None.
 
     With ``g`` the :func:`relative_gap` per epoch and ``floor = max(min(g), 0)`` (the gap at its
-    narrowest, or no gap at all where the training measure was above validation): the gap widens
-    when the last epoch's ``g`` is at least ``rise`` above ``floor`` (5 points of the validation loss
-    by default), and the onset is the last epoch at which ``g <= floor``. A gap that is negative and
-    closes (a train-mode mean that lags and catches up) does not count: the training measure must
-    end *below* validation by ``rise``."""
+    narrowest, or no gap at all where the training measure was above validation): the onset is the
+    first epoch ``e`` from which every ``g`` to the end is at least ``rise`` above ``floor`` (5
+    points of the validation loss by default), for at least ``patience`` epochs. A single wide epoch
+    at the end does not count, nor a gap that is negative and closes (a train-mode mean that lags and
+    catches up): the training measure must stay *below* validation by ``rise``."""
     if not 0 < rise < 1:
         raise ValueError(f"rise must be in (0, 1); got {rise!r}")
+    _check_positive_int("patience", patience)
     gap = relative_gap(history, train_key, val_key)
-    floor = max(float(gap.min()), 0.0)
-    if gap[-1] - floor < rise:
-        return None
-    return int(np.flatnonzero(gap <= floor)[-1]) + 1  # the minimum itself is <= floor: never empty
+    wide = gap >= max(float(gap.min()), 0.0) + rise
+    for e in range(len(gap) - patience + 1):
+        if wide[e:].all():
+            return e + 1
+    return None
+
+
+def diverged(values: Sequence[float], ratio: float = 1.5) -> bool:
+    """Whether a run *diverges*: its last validation loss is more than ``ratio`` times its best
+    (50 % above by default). Flagged, not dropped: the notebook prints such runs and the means with
+    and without them."""
+    values = _check_values(values)
+    if not ratio > 1:
+        raise ValueError(f"ratio must be above 1; got {ratio!r}")
+    return bool(values[-1] > ratio * values.min())
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -294,13 +377,19 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
     return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
+def difference(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+    """``(mean(a) - mean(b), threshold)``, the threshold being the larger of the two seed-to-seed
+    ranges (max - min): the rule of :func:`differs`, with its numbers, so that a "no" can be printed
+    as "not detected (threshold ...)"."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.size < 1 or b.size < 1:
+        raise ValueError(f"a and b must each hold at least one value; got {a.size} and {b.size}")
+    return float(a.mean() - b.mean()), float(max(np.ptp(a), np.ptp(b)))
+
+
 def differs(a: Sequence[float], b: Sequence[float]) -> int:
     """+1 if the mean of ``a`` exceeds that of ``b`` by more than the larger of the two seed-to-seed
     ranges (max - min), -1 if it is below by more than that, else 0 (no measurable difference). With
     one value each the range is 0 and any difference counts: say so where it is used."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if a.size < 1 or b.size < 1:
-        raise ValueError(f"a and b must each hold at least one value; got {a.size} and {b.size}")
-    noise = max(np.ptp(a), np.ptp(b))
-    difference = a.mean() - b.mean()
-    return 1 if difference > noise else -1 if difference < -noise else 0
+    diff, threshold = difference(a, b)
+    return 1 if diff > threshold else -1 if diff < -threshold else 0

@@ -16,13 +16,17 @@ from helpers.models.gdn_autoencoder import GDNAutoencoder
 from helpers.overfitting import (
     PatternData,
     PatternObjective,
+    difference,
     differs,
+    diverged,
     forward_macs,
     gap_onset,
     mean_std,
+    offset_parts,
     pattern_metrics,
     plateau_onset,
     relative_gap,
+    tail_mean,
     train_pattern_model,
 )
 from helpers.ssim import DEFAULT_WEIGHTS, ms_ssim
@@ -86,36 +90,66 @@ def test_relative_gap_and_its_errors():
 
 def test_plateau_onset_rule():
     assert plateau_onset([10, 9, 8, 7, 6]) is None  # still improving by more than 1 % at the end
-    assert plateau_onset([10, 8, 7, 7.0, 6.99, 7.2]) == 3  # 6.99 is within 1 % of the best, 7
-    assert plateau_onset([10, 8, 7, 7.0, 6.5, 7.2]) == 5  # 6.5 is a real improvement
-    assert plateau_onset([5, 6, 7]) == 1  # never better than the first epoch
-    assert plateau_onset([10, 8, 7, 6.95], tolerance=0.0) is None
+    # best 7 at epoch 3; 7.0, 6.99 and 7.2 are none 1 % below it: three epochs of patience
+    assert plateau_onset([10, 8, 7, 7.0, 6.99, 7.2]) == 3
+    assert plateau_onset([10, 8, 7, 7.0, 6.5, 7.2, 7.1, 7.0]) == 5  # 6.5 is a real improvement
+    assert plateau_onset([10, 8, 7, 7.0, 6.5, 7.2]) is None  # after 6.5 only 1 epoch: too few to tell
+    assert plateau_onset([10, 8, 7, 7.0, 6.5, 7.2], patience=1) == 3  # one epoch without improvement
+    assert plateau_onset([5, 6, 7, 8]) == 1  # never better than the first epoch
+    assert plateau_onset([10, 11, 9, 9.5, 9.5, 9.5]) == 3  # epoch 2 is not the best so far
+    assert plateau_onset([10, 8, 7, 6.95, 6.95, 6.95, 6.95], tolerance=0.0) == 4
+    assert plateau_onset([10, 8, 7, 6.95, 6.95, 6.95, 6.95]) == 3  # 6.95 is within 1 % of 7
     with pytest.raises(ValueError, match="finite"):
         plateau_onset([1.0, math.nan])
     with pytest.raises(ValueError, match="tolerance"):
         plateau_onset([1.0, 2.0], tolerance=1.5)
+    with pytest.raises(ValueError, match="patience"):
+        plateau_onset([1.0, 2.0], patience=0)
 
 
 def test_gap_onset_rule():
     def history(train, val):
         return [{"train_eval_loss": t, "val_loss": v} for t, v in zip(train, val, strict=True)]
 
-    # relative gaps 0.1, 0.0, 0.0, 0.2, 0.3: narrowest last at epoch 3, then 30 points wider
-    widening = history([9, 10, 10, 8, 7], [10, 10, 10, 10, 10])
-    assert gap_onset(widening) == 3
-    steady = history([9, 9.5, 9.6, 9.5], [10, 10, 10, 10])  # 0.1, 0.05, 0.04, 0.05: rises 1 point
+    # relative gaps 0.1, 0.0, 0.0, 0.2, 0.3, 0.3: floor 0, at least 5 points above it from epoch 4 on
+    widening = history([9, 10, 10, 8, 7, 7], [10] * 6)
+    assert gap_onset(widening) == 4
+    assert gap_onset(widening, patience=4) is None  # 3 epochs wide, 4 asked for
+    steady = history([9, 9.5, 9.6, 9.5], [10] * 4)  # 0.1, 0.05, 0.04, 0.05: 1 point above its floor
     assert gap_onset(steady) is None
-    assert gap_onset(steady, rise=0.005) == 3
+    assert gap_onset(steady, rise=0.005, patience=1) == 4
+    # one wide epoch at the end is not a widening gap
+    assert gap_onset(history([10, 10, 10, 10, 7], [10] * 5)) is None
     # a lagging train-mode mean: -0.3, -0.2, -0.1, -0.02: rises 28 points but never opens a gap
-    closing = history([13, 12, 11, 10.2], [10, 10, 10, 10])
+    closing = history([13, 12, 11, 10.2], [10] * 4)
     assert gap_onset(closing) is None
-    # from above to below validation: -0.2, 0.0, 0.1; no gap until epoch 2, then 10 points
-    opening = history([12, 10, 9], [10, 10, 10])
-    assert gap_onset(opening) == 2
-    assert gap_onset(history([10.5, 9], [10, 10])) == 1  # -0.05, 0.1: opens after epoch 1
-    assert gap_onset(history([8, 8.5], [10, 10])) is None  # open from the start and narrowing
+    # from above to below validation: -0.2, 0.0, 0.1, 0.1, 0.1; no gap until epoch 2, then 10 points
+    opening = history([12, 10, 9, 9, 9], [10] * 5)
+    assert gap_onset(opening) == 3
+    # wide, narrow, wide again: the onset is where it stays wide
+    assert gap_onset(history([8, 10, 8, 8, 8], [10] * 5)) == 3
+    assert gap_onset(history([8, 8.5, 8.5], [10] * 3)) is None  # open from the start, floor 0.15
     with pytest.raises(ValueError, match="rise"):
         gap_onset(steady, rise=0)
+    with pytest.raises(ValueError, match="patience"):
+        gap_onset(steady, patience=0)
+
+
+def test_tail_mean_and_diverged():
+    assert tail_mean([1.0, 2.0, 3.0, 4.0, 5.0]) == 4.0
+    assert tail_mean([1.0, 2.0], count=3) == 1.5
+    assert tail_mean([1.0, 2.0, 6.0], count=1) == 6.0
+    with pytest.raises(ValueError, match="count"):
+        tail_mean([1.0], count=0)
+    # the MSE run of the first cpu sweep that diverged: 0.0276 at its best, 0.0739 at the end
+    assert diverged([0.1, 0.05, 0.0276, 0.0548, 0.0739])
+    assert not diverged([0.1, 0.05, 0.0281, 0.0290, 0.0358])  # 27 % above its best: noisy, not diverged
+    assert diverged([0.1, 0.05, 0.0281, 0.0290, 0.0358], ratio=1.2)
+    assert not diverged([3.0])
+    with pytest.raises(ValueError, match="ratio"):
+        diverged([1.0, 2.0], ratio=1.0)
+    with pytest.raises(ValueError, match="finite"):
+        diverged([1.0, math.inf])
 
 
 def test_mean_std_and_differs():
@@ -124,6 +158,8 @@ def test_mean_std_and_differs():
     assert differs([5.0, 5.2], [1.0, 1.3]) == 1
     assert differs([1.0, 1.3], [5.0, 5.2]) == -1
     assert differs([1.0, 2.0], [1.5, 1.6]) == 0  # the difference is within the seed-to-seed range
+    assert difference([1.0, 2.0], [1.5, 1.6]) == (pytest.approx(-0.05), pytest.approx(1.0))
+    assert difference([5.0, 5.2], [1.0, 1.3]) == (pytest.approx(3.95), pytest.approx(0.3))
     with pytest.raises(ValueError, match="at least one"):
         differs([], [1.0])
     with pytest.raises(ValueError, match="non-empty"):
@@ -185,3 +221,31 @@ def test_run_arguments_are_checked(tmp_path):
         train_pattern_model(data, "mse", 0, **{**kwargs, "lr": -1.0})
     with pytest.raises(ValueError, match="repeats"):
         train_pattern_model(data, "mse", 0, repeats=0, **kwargs)
+
+
+def _checked_offsets(run, data, **kwargs):
+    parts = offset_parts(run.model, data, "mse", seed=0, batch_size=4, repeats=2, epoch=2,
+                         epoch_mean=run.history[-1]["train_loss"])
+    assert parts["total"] == pytest.approx(parts["epoch_mean"] - parts["eval_end"])
+    assert parts["lag"] + parts["batchnorm"] == pytest.approx(parts["total"])
+    # eval mode on the epoch's batches is the eval-mode loss on all the training pairs
+    assert parts["eval_end"] == pytest.approx(run.history[-1]["train_eval_loss"], rel=1e-5)
+    return parts
+
+
+def test_offset_parts_split_the_train_mode_offset(tmp_path):
+    data = _data(8, 4)
+    kwargs = dict(code_size=3, width=4, epochs=2, batch_size=4, repeats=2, train_eval_size=8, root=tmp_path,
+                  progress=False)
+    # weights that hardly move: the epoch's batches again, in train mode, give the epoch mean itself
+    still = train_pattern_model(data, "mse", 0, lr=1e-12, **kwargs)
+    before = {k: v.clone() for k, v in still.model.state_dict().items()}
+    parts = _checked_offsets(still, data)
+    assert abs(parts["lag"]) < 1e-6 * parts["epoch_mean"]
+    assert abs(parts["batchnorm"]) > 1e-5 * parts["epoch_mean"]  # batch statistics do differ
+    assert all(torch.equal(v, still.model.state_dict()[k]) for k, v in before.items())  # not touched
+    # weights that move: the lag is no longer 0
+    moving = train_pattern_model(data, "mse", 0, lr=1e-2, **kwargs)
+    assert abs(_checked_offsets(moving, data)["lag"]) > 1e-4 * moving.history[-1]["train_loss"]
+    with pytest.raises(ValueError, match="epoch_mean"):
+        offset_parts(still.model, data, "mse", seed=0, batch_size=4, repeats=2, epoch=2, epoch_mean=math.nan)
