@@ -42,14 +42,18 @@ features)", never "FID": its values are not comparable with published FIDs. A li
 creation says which features are used and why.
 
 :func:`noise_floor` measures the distance between two disjoint random draws of the real features at
-a given sample size: the value a perfect generator would get, the floor under any comparison.
+a given sample size: the value a perfect generator would get against a fresh sample. Reconstructions
+are different: each is paired with the real image it was made from, so a perfect autoencoder scores
+0 against its own inputs, not the floor. What moves such a value is which real images were drawn:
+measure it by computing each model's distance again on a second, disjoint set of real images of the
+same size (and the real-vs-real distance between the two sets, :func:`feature_distance`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -412,10 +416,15 @@ def _inception_extractor(network: nn.Module, reason: str, device: torch.device) 
                             inception_input, read, device, weights_sha256(network))
 
 
+POOLS = ("flatten", "mean")  # how a layer's (N, C, H, W) output becomes (N, d): all of it, or per channel
+
+
 def _classifier_extractor(classifier: nn.Module, layer: str | None, reason: str,
-                          device: torch.device | None) -> FeatureExtractor:
+                          device: torch.device | None, pool: str = "flatten") -> FeatureExtractor:
     if not isinstance(classifier, nn.Module):
         raise TypeError(f"classifier must be a torch.nn.Module; got {type(classifier).__name__}")
+    if pool not in POOLS:
+        raise ValueError(f"pool must be one of {POOLS}; got {pool!r}")
     if layer is None:
         name, module = _last_linear(classifier)
         where = f"the input of its last linear layer {name!r} (penultimate features)"
@@ -447,23 +456,27 @@ def _classifier_extractor(classifier: nn.Module, layer: str | None, reason: str,
         if len(captured) != 1:
             raise RuntimeError(f"the feature layer ran {len(captured)} times in one forward pass; "
                                "expected once")
-        return captured[0]
+        found = captured[0]
+        return found.mean(dim=tuple(range(2, found.dim()))) if pool == "mean" and found.dim() > 2 else found
 
     digest = weights_sha256(classifier)
+    how = ", averaged over positions" if pool == "mean" else ""
     features = (f"the frozen classifier {type(classifier).__name__} (weights sha256 {digest[:12]}), "
-                f"{where}, images 8-bit")
+                f"{where}{how}, images 8-bit")
     return FeatureExtractor(classifier, CLASSIFIER_FD, features, reason, eight_bit, read, device, digest)
 
 
 def feature_extractor(classifier: nn.Module | None = None, *, layer: str | None = None,
-                      inception: bool = True, download: bool = True,
+                      pool: str = "flatten", inception: bool = True, download: bool = True,
                       device: torch.device | str | None = None, announce: bool = True) -> FeatureExtractor:
     """The features for a Fréchet distance: Inception's when possible, else ``classifier``'s.
 
     ``classifier``: a network trained on the same data's labels, used frozen (eval mode, no
     gradients), when pytorch-fid's Inception cannot be had (not installed, weights neither cached nor
     downloadable) or ``inception`` is False. Its features are the input of its last ``nn.Linear``
-    (``layer=None``), or the output of the submodule named ``layer``, flattened per image.
+    (``layer=None``), or the output of the submodule named ``layer``, flattened per image
+    (``pool="flatten"``) or, for an ``(N, C, H, W)`` map, averaged over its positions to ``(N, C)``
+    (``pool="mean"``, as Inception's pool3 averages its last map).
     ``download``: try to download Inception's weights when they are not cached. ``device``: where
     the network runs (default: the best device for Inception; the classifier's own device).
     ``announce``: print which features are used and why (one line).
@@ -483,7 +496,28 @@ def feature_extractor(classifier: nn.Module | None = None, *, layer: str | None 
                          "classifier=<a network trained on the same data>")
     else:
         chosen = _classifier_extractor(classifier, layer, reason,
-                                       torch.device(device) if device is not None else None)
+                                       torch.device(device) if device is not None else None, pool)
     if announce:
         print(chosen.announcement())
     return chosen
+
+
+def classifier_layers(classifier: nn.Module, layers: Mapping[str, tuple[str | None, str]], reason: str,
+                      device: torch.device | str | None = None) -> dict[str, FeatureExtractor]:
+    """One classifier-feature extractor per entry of ``layers``: ``{label: (layer, pool)}`` with
+    ``layer`` and ``pool`` as :func:`feature_extractor` takes them (``None``: the penultimate
+    features), all named "FD (classifier features)" and recording ``reason`` (why not Inception).
+
+    A ranking of image sets by a Fréchet distance can depend on the layer: one read on several layers
+    claims only the orderings they share. Raises ``ValueError`` for an empty ``layers`` or an entry
+    that is not a ``(layer, pool)`` pair."""
+    if not isinstance(layers, Mapping) or not layers:
+        raise ValueError(f"layers must be a non-empty mapping {{label: (layer, pool)}}; got {layers!r}")
+    found = {}
+    for label, entry in layers.items():
+        if not isinstance(entry, tuple) or len(entry) != 2:
+            raise ValueError(f"layers[{label!r}] must be a (layer, pool) pair such as ('body.7', 'flatten'); "
+                             f"got {entry!r}")
+        found[label] = _classifier_extractor(classifier, entry[0], reason,
+                                             torch.device(device) if device is not None else None, entry[1])
+    return found

@@ -5,6 +5,8 @@ the Fréchet-distance table in the write-up's layout.
     run = train_vqvae(data, "mse+ssim@0.5", seed=0, settings=s, root=runs_dir() / "07", beta=1.0)
     seconds = step_times(lambda: VQVAE(1, 32, 512, 32), ["mse", "ssim"], batch, repeats=15, beta=1.0)
     table = layout_table({name: (mean, std), ...})  # alone / MSE + w * loss, w = 1, 0.5, 0.25
+    claims = claim_checks({"penultimate": {name: [fd per seed]}, ...})  # holds / reversed / unresolved
+    judge = train_shared_classifier(images, labels, ..., root=root)  # safe when job-array tasks start at once
 
 A *configuration* is a reconstruction loss by :func:`helpers.losses.get_loss`'s name: ``"mse"``, a
 loss alone (``"ssim"``) or MSE + w * loss (``"mse+ssim@0.5"``). The write-up ("Better
@@ -15,12 +17,15 @@ data (:func:`helpers.train.run_directory`): runs made on several machines are re
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
+import functools
 import math
+import os
 import statistics
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +46,10 @@ WEIGHTS = (1.0, 0.5, 0.25)
 #: Labels of the write-up's table.
 TITLES = {"mse": "MSE", "psnr": "PSNR", "ssim": "SSIM", "ms_ssim": "MS-SSIM", "haarpsi": "HaarPSI",
           "gmsd": "GMSD", "ms_gmsd": "MS-GMSD"}
+#: One colour per loss, the same in every figure of notebook 07 (a mixture MSE + w * loss takes its
+#: loss's colour, drawn hollow or dashed).
+LOSS_COLOURS = {"mse": "tab:gray", "psnr": "tab:blue", "ssim": "tab:orange", "ms_ssim": "tab:green",
+                "haarpsi": "tab:red", "gmsd": "tab:purple", "ms_gmsd": "tab:brown"}
 #: The write-up's FIDs on 2,000 CIFAR-10 images (its section 3.2): configuration -> FID.
 PUBLISHED_FID = {
     "mse": 86.3,
@@ -72,6 +81,12 @@ def parse_configuration(name: str) -> tuple[str, float | None]:
     if hasattr(built, "weight"):
         return built.loss.name, built.weight
     return built.name, None
+
+
+def colour(name: str) -> str:
+    """The colour of configuration ``name``'s loss (:data:`LOSS_COLOURS`); a mixture takes its loss's."""
+    loss, _ = parse_configuration(name)
+    return LOSS_COLOURS.get(loss, "black")
 
 
 def check_configurations(names: Sequence[str]) -> list[str]:
@@ -172,6 +187,63 @@ class VQObjective:
                 "used_codes": usage.used_codes}
 
 
+# --------------------------------------------------------------------------------------------
+# Runs shared by the tasks of a job array
+# --------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def exclusive(lock_path: Path, timeout: float = 6 * 3600.0, poll: float = 1.0) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``lock_path`` (created if missing) for the ``with`` block:
+    another process that asks for the same lock waits until it is released. For the tasks of a job
+    array that start at once and would otherwise train the same run into the same folder.
+
+    A POSIX record lock (``fcntl.lockf``): it is released when its holder exits, even killed, so no
+    stale lock remains, and NFS passes it to the server. Raises ``TimeoutError`` after ``timeout``
+    seconds of waiting. Where ``fcntl`` does not exist (Windows) no lock is taken: one machine, one
+    notebook at a time."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no job arrays over a shared folder there
+        yield
+        return
+    for name, value in (("timeout", timeout), ("poll", poll)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise ValueError(f"{name} must be a positive number of seconds; got {value!r}")
+    lock_path = Path(lock_path)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o664)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"waited {timeout:g} s for the lock {lock_path}, which another "
+                                       "process holds; is a task of the job array stuck?") from None
+                time.sleep(poll)
+        try:
+            yield
+        finally:
+            fcntl.lockf(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def train_shared_classifier(images: Tensor, labels: Tensor, val_images: Tensor, val_labels: Tensor, *,
+                            root: Path, timeout: float = 6 * 3600.0, **kwargs):
+    """:func:`helpers.classify.train_classifier` under the lock ``root/classifier.lock``: the first
+    task of a job array trains the classifier, the others wait and then reload the finished run
+    (the same weights, the same hash) instead of training into the same folder at the same time.
+    ``kwargs`` go to ``train_classifier``."""
+    from helpers.classify import train_classifier
+
+    with exclusive(Path(root) / "classifier.lock", timeout=timeout):
+        return train_classifier(images, labels, val_images, val_labels, root=root, **kwargs)
+
+
 CODES_FILE = "codes.csv"  # codebook usage per epoch, beside history.csv
 FAILED = "failed.txt"  # a run that went NaN records why here, so it is not trained again
 
@@ -220,6 +292,15 @@ def train_vqvae(data: ZooData, name: str, seed: int, *, epochs: int, batch_size:
               "width": width, "embedding_dim": embedding_dim, "codes": codes, "beta": beta, "lr": lr,
               "shape": list(images.shape[1:]), "sizes": [len(images), len(data.val[0])]}
     run_dir = run_directory(root, f"{name}-seed{seed}", config, data=[data.info, data.val_info])
+    with exclusive(run_dir / "run.lock"):  # two tasks given the same configuration: one trains, one reuses
+        return _train_vqvae(data, name, seed, images, run_dir, epochs=epochs, batch_size=batch_size,
+                            width=width, embedding_dim=embedding_dim, codes=codes, beta=beta, lr=lr,
+                            device=device, progress=progress)
+
+
+def _train_vqvae(data: ZooData, name: str, seed: int, images: Tensor, run_dir: Path, *, epochs: int,
+                 batch_size: int, width: int, embedding_dim: int, codes: int, beta: float, lr: float,
+                 device: torch.device | str | None, progress: bool) -> ZooRun:
     if (run_dir / FAILED).exists():
         history = read_history(run_dir) if (run_dir / "history.csv").exists() else []
         failure = (run_dir / FAILED).read_text().strip()
@@ -334,6 +415,98 @@ def loss_scales(model: VQVAE, names: Sequence[str], images: Tensor) -> dict[str,
     return found
 
 
+@dataclass(frozen=True)
+class Interval:
+    """An estimate and its confidence interval ``[low, high]`` at ``level``."""
+
+    estimate: float
+    low: float
+    high: float
+    level: float
+
+    def excludes(self, value: float) -> bool:
+        """True when ``value`` lies outside ``[low, high]``."""
+        return value < self.low or value > self.high
+
+
+def time_ratios(seconds: Mapping[str, Sequence[float]], reference: str = "mse", level: float = 0.95,
+                resamples: int = 2000, seed: int = 0) -> dict[str, Interval]:
+    """Each name's time relative to ``reference``, paired by round: the per-round ratios
+    t_name[r] / t_reference[r] (the rounds of :func:`step_times`, where both ran seconds apart), their
+    median, and a percentile bootstrap interval of that median over rounds (``resamples`` draws of the
+    rounds with replacement, from ``seed``). The reference's own interval is [1, 1].
+
+    Pairing by round cancels what slows a whole round (another job on a shared machine); the interval
+    says how far the median ratio can be trusted. Raises ``ValueError`` when the reference is missing,
+    the lists differ in length, hold fewer than 2 rounds, or a time is not positive and finite."""
+    if reference not in seconds:
+        raise ValueError(f"seconds must hold the reference {reference!r}; got {sorted(seconds)}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1); got {level!r}")
+    rounds = len(seconds[reference])
+    for name, values in seconds.items():
+        if len(values) != rounds or rounds < 2:
+            raise ValueError(f"every name must have the reference's number of rounds (at least 2); {name!r} "
+                             f"has {len(values)}, {reference!r} {rounds}")
+        if not all(isinstance(v, int | float) and math.isfinite(v) and v > 0 for v in values):
+            raise ValueError(f"times must be positive finite seconds; {name!r} has {list(values)}")
+    base = np.asarray(seconds[reference], dtype=float)
+    draws = np.random.default_rng(seed).integers(0, rounds, size=(resamples, rounds))
+    tail = 100 * (1 - level) / 2
+    found = {}
+    for name, values in seconds.items():
+        ratio = np.asarray(values, dtype=float) / base
+        medians = np.median(ratio[draws], axis=1)
+        low, high = np.percentile(medians, [tail, 100 - tail])
+        found[name] = Interval(float(np.median(ratio)), float(low), float(high), level)
+    return found
+
+
+def term_gradients(model: VQVAE, name: str, batches: Sequence[Tensor], beta: float) -> list[dict[str, float]]:
+    """The gradient norms of each term of equation (3) of :mod:`helpers.models.vqvae`, with the
+    reconstruction loss of configuration ``name``, on each of ``batches`` (images ``(N, C, H, W)``,
+    uint8 or in [0, 1]), in train mode on a copy of ``model`` (``model`` is not changed). One dict per
+    batch, norms over the parameter groups each term reaches:
+
+    - ``recon_encoder``, ``commitment_encoder``: the reconstruction loss (through the straight-through
+      estimator) and beta * commitment, at the encoder's weights: the only group where a
+      reconstruction loss meets another term of the loss;
+    - ``recon_decoder``: the reconstruction loss at the decoder (nothing else reaches it);
+    - ``codebook_codes``: the codebook term at the codes (nothing else reaches them);
+    - for a mixture MSE + w * loss, also ``mse_decoder`` and ``weighted_decoder`` (w * loss).
+
+    Adam divides each weight's step by the root of its squared gradient's running mean, so a loss
+    multiplied by a constant trains the same (up to its epsilon): what matters is how the terms that
+    reach the same weights compare, which these ratios give."""
+    built = get_loss(name)
+    if isinstance(beta, bool) or not isinstance(beta, int | float) or not math.isfinite(beta) or beta < 0:
+        raise ValueError(f"beta must be a finite number >= 0; got {beta!r}")
+    if len(batches) == 0:
+        raise ValueError("batches must hold at least one batch of images; got none")
+    probe = copy.deepcopy(model).train()
+    device = next(probe.parameters()).device
+    groups = {"encoder": list(probe.encoder.parameters()), "decoder": list(probe.decoder.parameters()),
+              "codes": [probe.quantizer.codebook.weight]}
+
+    def norm(value: Tensor, group: str) -> float:
+        grads = torch.autograd.grad(value, groups[group], retain_graph=True, allow_unused=True)
+        return float(torch.cat([g.flatten() for g in grads if g is not None]).norm())
+
+    found = []
+    for batch in batches:
+        x = as_float(batch).to(device)
+        out = probe(x)
+        recon = built(out.output, x)
+        row = {"recon_encoder": norm(recon, "encoder"), "commitment_encoder": norm(beta * out.commitment_loss,
+                                                                                     "encoder"),
+               "recon_decoder": norm(recon, "decoder"), "codebook_codes": norm(out.codebook_loss, "codes")}
+        if hasattr(built, "weight"):
+            row["mse_decoder"] = norm(get_loss("mse")(out.output, x), "decoder")
+            row["weighted_decoder"] = norm(built.weight * built.loss(out.output, x), "decoder")
+        found.append(row)
+    return found
+
+
 # --------------------------------------------------------------------------------------------
 # The table and the rankings
 # --------------------------------------------------------------------------------------------
@@ -347,22 +520,31 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
     return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else 0.0
 
 
+NOT_RUN = "n/r"  # a configuration of the write-up's table that this run did not train
+NOT_APPLICABLE = "n/a"  # MSE + w * MSE is not a configuration
+
+
 def _cell(value: tuple[float, float] | None, scale: float, digits: int | None) -> str:
     if value is None:
-        return "—"
+        return NOT_RUN
     mean, std = value[0] / scale, value[1] / scale
-    if digits is None:  # significant digits: FDs of classifier features can be small numbers
-        return f"{mean:.4g} ± {std:.2g}"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+    if not std > 0 or not math.isfinite(std):  # one seed: no spread to show
+        return f"{mean:.{digits}f}" if digits is not None else f"{mean:.4g}"
+    if digits is not None:
+        return f"{mean:.{digits}f} ± {std:.{digits}f}"
+    decimals = max(0, 1 - math.floor(math.log10(std)))  # the std to 2 significant digits, the mean alike
+    return f"{mean:.{decimals}f} ± {std:.{decimals}f}"
 
 
 def layout_table(summary: Mapping[str, tuple[float, float]], scaled: bool = False, digits: int | None = None,
                  losses: Sequence[str] = ZOO, weights: Sequence[float] = WEIGHTS) -> str:
     """A Markdown table in the write-up's layout: one row for MSE and one per loss of ``losses``;
     columns "alone", then MSE + w·loss for each w of ``weights``. ``summary``: configuration ->
-    (mean, std) over seeds; configurations not in it show "—". ``scaled``: every value divided by the
-    lowest mean of the table (the write-up's "multiple of the lowest one"), so the best reads 1.00.
-    ``digits``: decimals; default 2 when scaled, else 4 significant digits (std: 2)."""
+    (mean, std) over seeds; a configuration not in it reads "n/r" (not run), MSE's own row "n/a" under
+    the w columns (MSE + w·MSE is no configuration). ``scaled``: every value divided by the lowest mean
+    of the table (the write-up's "multiple of the lowest one"), so the best reads 1.00. ``digits``:
+    decimals; default 2 when scaled, else the std to 2 significant digits and the mean to the same
+    decimal place (no ± with a zero std: one seed)."""
     if not summary:
         raise ValueError("summary must hold at least one configuration; got none")
     scale = min(m for m, _ in summary.values()) if scaled else 1.0
@@ -371,7 +553,8 @@ def layout_table(summary: Mapping[str, tuple[float, float]], scaled: bool = Fals
     digits = 2 if scaled and digits is None else digits
     header = "| loss | alone | " + " | ".join(f"MSE + {w:g}·loss" for w in weights) + " |"
     lines = [header, "|---" * (2 + len(weights)) + "|"]
-    lines.append("| MSE | " + _cell(summary.get("mse"), scale, digits) + " |" + " — |" * len(weights))
+    lines.append("| MSE | " + _cell(summary.get("mse"), scale, digits) + " |"
+                 + f" {NOT_APPLICABLE} |" * len(weights))
     for loss in losses:
         cells = [_cell(summary.get(configuration(loss)), scale, digits)]
         cells += [_cell(summary.get(configuration(loss, w)), scale, digits) for w in weights]
@@ -401,63 +584,256 @@ def spearman(a: Sequence[float], b: Sequence[float]) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
+# --------------------------------------------------------------------------------------------
+# Verdicts: holds / reversed / unresolved, from seed-paired differences
+# --------------------------------------------------------------------------------------------
+
+HOLDS, REVERSED, UNRESOLVED = "holds", "reversed", "unresolved"
+#: reading (a feature layer on a set of test images) -> configuration -> one value per seed
+Readings = Mapping[str, Mapping[str, Sequence[float]]]
+
+
+@functools.lru_cache(maxsize=256)  # every verdict asks for the same few quantiles
+def t_quantile(p: float, df: int) -> float:
+    """The ``p`` quantile (0.5 < p < 1) of Student's t with ``df`` >= 1 degrees of freedom: the
+    density integrated by Simpson's rule (accurate to about 1e-9 here), the quantile by bisection.
+    Written out because SciPy is only a development dependency."""
+    if not 0.5 < p < 1:
+        raise ValueError(f"p must be in (0.5, 1); got {p!r}")
+    if isinstance(df, bool) or not isinstance(df, int) or df < 1:
+        raise ValueError(f"df must be a positive int; got {df!r}")
+    log_c = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+
+    def cdf(x: float) -> float:  # P(T <= x) for x >= 0: 1/2 + integral of the density over [0, x]
+        n = 4000
+        h = x / n
+        total = 0.0
+        for i in range(n + 1):
+            weight = 1 if i in (0, n) else (4 if i % 2 else 2)
+            total += weight * math.exp(log_c - (df + 1) / 2 * math.log1p((i * h) ** 2 / df))
+        return 0.5 + total * h / 3
+
+    low, high = 0.0, 1.0
+    while cdf(high) < p:
+        high *= 2
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (middle, high) if cdf(middle) < p else (low, middle)
+    return (low + high) / 2
+
+
+@dataclass(frozen=True)
+class Difference:
+    """FD(worse) - FD(better), seed by seed, for the claim "``better`` is lower than ``worse``":
+    ``mean`` over the seeds and its t-interval ``[low, high]`` at ``level``. ``verdict``: "holds" when
+    the interval lies above 0, "reversed" when below, "unresolved" when it contains 0 (always with one
+    seed)."""
+
+    better: str
+    worse: str
+    mean: float
+    low: float
+    high: float
+    seeds: int
+    level: float
+
+    @property
+    def verdict(self) -> str:
+        return HOLDS if self.low > 0 else (REVERSED if self.high < 0 else UNRESOLVED)
+
+
+def paired_difference(values: Mapping[str, Sequence[float]], better: str, worse: str,
+                      level: float = 0.95) -> Difference:
+    """The :class:`Difference` of ``values[worse][s] - values[better][s]`` over seeds s: the same seed
+    means the same initial weights and batch order, so the pair shares whatever the seed did.
+    ``values``: configuration -> one value per seed, in the same seed order for every configuration.
+    Raises ``ValueError`` when a name is missing, the lists differ in length or hold a non-finite
+    value."""
+    for name in (better, worse):
+        if name not in values:
+            raise ValueError(f"values must hold {name!r}; got {sorted(values)}")
+    a, b = np.asarray(values[better], dtype=float), np.asarray(values[worse], dtype=float)
+    if a.shape != b.shape or a.ndim != 1 or len(a) == 0:
+        raise ValueError(f"{better!r} and {worse!r} must have one value per seed, as many each; got "
+                         f"{len(a)} and {len(b)}")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError(f"values of {better!r} and {worse!r} must be finite; got {a.tolist()}, {b.tolist()}")
+    d = b - a
+    mean = float(d.mean())
+    if len(d) < 2:
+        return Difference(better, worse, mean, -math.inf, math.inf, len(d), level)
+    half = t_quantile(0.5 + level / 2, len(d) - 1) * float(d.std(ddof=1)) / math.sqrt(len(d))
+    return Difference(better, worse, mean, mean - half, mean + half, len(d), level)
+
+
+def combine(verdicts: Sequence[str]) -> str:
+    """One verdict from several readings of the same ordering: "holds" (or "reversed") only when
+    every reading says so, else "unresolved"."""
+    if not verdicts:
+        raise ValueError("verdicts must hold at least one verdict; got none")
+    first = verdicts[0]
+    return first if first in (HOLDS, REVERSED) and all(v == first for v in verdicts) else UNRESOLVED
+
+
+def all_of(verdicts: Sequence[str]) -> str:
+    """The verdict of "every one of these orderings holds", on one reading: "holds" when each holds,
+    "reversed" when one is reversed (the claim is then false), else "unresolved"."""
+    if not verdicts:
+        raise ValueError("verdicts must hold at least one verdict; got none")
+    if all(v == HOLDS for v in verdicts):
+        return HOLDS
+    return REVERSED if REVERSED in verdicts else UNRESOLVED
+
+
+def _check_readings(readings: Readings) -> list[str]:
+    if not isinstance(readings, Mapping) or not readings:
+        raise ValueError("readings must be a non-empty mapping {reading: {configuration: values per seed}}; "
+                         f"got {readings!r}")
+    names = [set(v) for v in readings.values()]
+    if any(n != names[0] for n in names):
+        raise ValueError(f"every reading must hold the same configurations; got {[sorted(n) for n in names]}")
+    return sorted(names[0])
+
+
+@dataclass(frozen=True)
+class Ordering:
+    """``better`` below ``worse`` on each reading (a feature layer, an image set): the seed-paired
+    :class:`Difference` per reading and the combined ``verdict`` (:func:`combine`)."""
+
+    better: str
+    worse: str
+    per_reading: dict[str, Difference]
+    verdict: str
+
+
+def ordering(readings: Readings, better: str, worse: str,
+             level: float = 0.95) -> Ordering:
+    """Is ``better`` below ``worse`` on every reading? ``readings``: reading -> configuration ->
+    one value per seed."""
+    _check_readings(readings)
+    per = {r: paired_difference(v, better, worse, level) for r, v in readings.items()}
+    return Ordering(better, worse, per, combine([d.verdict for d in per.values()]))
+
+
+def orderings_on_all_readings(readings: Readings,
+                              level: float = 0.95) -> list[Ordering]:
+    """Every pair of configurations, oriented so that the first reading's mean difference is >= 0,
+    with its combined verdict; those that hold are the orderings every reading supports."""
+    names = _check_readings(readings)
+    first = next(iter(readings.values()))
+    found = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            better, worse = (a, b) if np.mean(first[a]) <= np.mean(first[b]) else (b, a)
+            found.append(ordering(readings, better, worse, level))
+    return found
+
+
 @dataclass(frozen=True)
 class PairwiseOrder:
-    """One pair of configurations: whether ours and the write-up's order agree, and whether ours is
-    resolved (the difference of means exceeds ``threshold``)."""
+    """One pair of configurations with different published values: the write-up's order (``better``
+    had the lower FID) and our :class:`Ordering` of the same pair: "holds" when every reading puts
+    them in the write-up's order, "reversed" when every reading puts them the other way."""
 
     better: str  # the write-up's lower FID
     worse: str
     published: tuple[float, float]
-    ours: tuple[float, float]  # means
-    agrees: bool
-    resolved: bool
+    ours: Ordering
+
+    @property
+    def verdict(self) -> str:
+        return self.ours.verdict
 
 
-def pairwise_orders(summary: Mapping[str, tuple[float, float]], threshold: Callable[[str, str], float],
-                    published: Mapping[str, float] = PUBLISHED_FID) -> list[PairwiseOrder]:
-    """Every pair of configurations in both ``summary`` and ``published`` with different published
-    values: does our order of means agree, and is our difference larger than ``threshold(a, b)``
-    (for example twice the larger seed std, or the noise floor)?"""
-    names = [n for n in published if n in summary]
+def pairwise_orders(readings: Readings, published: Mapping[str, float] = PUBLISHED_FID,
+                    level: float = 0.95) -> list[PairwiseOrder]:
+    """Every pair of configurations in both ``readings`` and ``published`` with different published
+    values, judged by :func:`ordering` on every reading."""
+    have = _check_readings(readings)
+    names = [n for n in published if n in have]
     pairs = []
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             if published[a] == published[b]:
                 continue
             better, worse = (a, b) if published[a] < published[b] else (b, a)
-            ours = (summary[better][0], summary[worse][0])
-            pairs.append(PairwiseOrder(better, worse, (published[better], published[worse]), ours,
-                                       ours[0] < ours[1], abs(ours[1] - ours[0]) > threshold(better, worse)))
+            pairs.append(PairwiseOrder(better, worse, (published[better], published[worse]),
+                                       ordering(readings, better, worse, level)))
     return pairs
 
 
-def claim_checks(summary: Mapping[str, tuple[float, float]]) -> dict[str, bool | None]:
-    """The write-up's qualitative claims, each True/False on our means, None where a configuration it
-    needs is missing:
+GRADIENT_LOSSES = ("haarpsi", "gmsd", "ms_gmsd")
 
-    - ``ssim_alone_best``: SSIM alone has the lowest value of all;
-    - ``ssim_alone_beats_mse``, ``psnr_alone_beats_mse``: they beat the MSE baseline;
-    - ``gradient_losses_alone_worst``: HaarPSI, GMSD and MS-GMSD alone are each worse than every other
-      configuration trained;
-    - ``mse_rescues_gradient_losses``: for each of HaarPSI, GMSD, MS-GMSD, every combination with MSE
-      beats the loss alone."""
-    def has(*names: str) -> bool:
-        return all(n in summary for n in names)
 
-    mean = {n: v[0] for n, v in summary.items()}
-    checks: dict[str, bool | None] = {}
-    checks["ssim_alone_best"] = mean["ssim"] == min(mean.values()) if has("ssim") and len(mean) > 1 else None
-    checks["ssim_alone_beats_mse"] = mean["ssim"] < mean["mse"] if has("ssim", "mse") else None
-    checks["psnr_alone_beats_mse"] = mean["psnr"] < mean["mse"] if has("psnr", "mse") else None
-    gradient = [n for n in ("haarpsi", "gmsd", "ms_gmsd") if n in mean]
-    others = [n for n in mean if n not in ("haarpsi", "gmsd", "ms_gmsd")]
-    checks["gradient_losses_alone_worst"] = (min(mean[n] for n in gradient) > max(mean[n] for n in others)
-                                             if gradient and others else None)
-    rescued = [mean[configuration(loss, w)] < mean[loss] for loss in ("haarpsi", "gmsd", "ms_gmsd")
-               for w in WEIGHTS if has(loss, configuration(loss, w))]
-    checks["mse_rescues_gradient_losses"] = all(rescued) if rescued else None
-    return checks
+def _claimed_orderings(names: Sequence[str]) -> dict[str, list[tuple[str, str]] | None]:
+    """Each claim as the orderings (better, worse) it asserts, or None where a configuration it needs
+    was not run."""
+    have = set(names)
+
+    def need(*required: str) -> bool:
+        return all(n in have for n in required)
+
+    alone = [g for g in GRADIENT_LOSSES if g in have]
+    others = [n for n in names if n not in GRADIENT_LOSSES]
+    gmsds = [g for g in ("gmsd", "ms_gmsd") if g in have]
+    rescues = [(configuration(g, w), g) for g in GRADIENT_LOSSES for w in WEIGHTS
+               if need(g, configuration(g, w))]
+    return {
+        "ssim_alone_beats_mse": [("ssim", "mse")] if need("ssim", "mse") else None,
+        "psnr_alone_beats_mse": [("psnr", "mse")] if need("psnr", "mse") else None,
+        "ms_ssim_alone_beats_mse": [("ms_ssim", "mse")] if need("ms_ssim", "mse") else None,
+        "ssim_alone_best": ([("ssim", n) for n in names if n != "ssim"]
+                            if need("ssim") and len(have) > 1 else None),
+        "gradient_losses_alone_worst": ([(o, g) for g in alone for o in others]
+                                        if len(alone) == len(GRADIENT_LOSSES) and others else None),
+        "gmsd_and_ms_gmsd_alone_worst": ([(o, g) for g in gmsds for o in others]
+                                         if len(gmsds) == 2 and others else None),
+        "mse_rescues_gradient_losses": rescues or None,
+    }
+
+
+#: What each claim of :func:`claim_checks` says, in words.
+CLAIMS = {
+    "ssim_alone_beats_mse": "SSIM alone below MSE (write-up 69.0 < 86.3)",
+    "psnr_alone_beats_mse": "PSNR alone below MSE (81.9 < 86.3)",
+    "ms_ssim_alone_beats_mse": "MS-SSIM alone below MSE (78.4 < 86.3)",
+    "ssim_alone_best": "SSIM alone below every other configuration (69.0, the lowest)",
+    "gradient_losses_alone_worst": "HaarPSI, GMSD and MS-GMSD alone above every other configuration",
+    "gmsd_and_ms_gmsd_alone_worst": "GMSD and MS-GMSD alone above every configuration but the three losses "
+                                    "alone",
+    "mse_rescues_gradient_losses": "every MSE + w·loss below the loss alone, for HaarPSI, GMSD, MS-GMSD",
+}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One of the write-up's claims: the orderings it asserts, the verdict on each reading
+    (:func:`all_of` of its orderings' verdicts) and over all readings (:func:`combine`); ``verdict``
+    is None where a configuration it needs was not run."""
+
+    name: str
+    text: str
+    orderings: tuple[tuple[str, str], ...]
+    per_reading: dict[str, str]
+    verdict: str | None
+
+
+def claim_checks(readings: Readings, level: float = 0.95) -> dict[str, Claim]:
+    """The write-up's qualitative claims (:data:`CLAIMS`), each three-valued on our runs: on every
+    reading (a feature layer on an image set; reading -> configuration -> one value per seed) each
+    ordering a claim asserts gets the verdict of its seed-paired t-interval (:func:`paired_difference`),
+    the claim the verdict :func:`all_of` them, and over the readings :func:`combine`: "holds" or
+    "reversed" only where every reading agrees, else "unresolved"."""
+    names = _check_readings(readings)
+    claims = {}
+    for name, pairs in _claimed_orderings(names).items():
+        if pairs is None:
+            claims[name] = Claim(name, CLAIMS[name], (), {}, None)
+            continue
+        per = {r: all_of([paired_difference(v, b, w, level).verdict for b, w in pairs])
+               for r, v in readings.items()}
+        claims[name] = Claim(name, CLAIMS[name], tuple(pairs), per, combine(list(per.values())))
+    return claims
 
 
 def finite(values: Sequence[float]) -> bool:

@@ -250,3 +250,28 @@ def test_cached_inception_weights_give_fid_on_2048_features(empty_hub, capsys):
     assert "cached" in extractor.reason and "not FID" not in extractor.announcement()
     features = extractor(torch.rand(2, 1, 32, 32), batch_size=1)
     assert features.shape == (2, 2048) and torch.isfinite(features).all() and (features >= 0).all()
+
+
+def test_classifier_layers_read_several_layers_flat_or_averaged_over_positions():
+    torch.manual_seed(0)
+    classifier = SmallClassifier()
+    wanted = {"conv, mean": ("body.0", "mean"), "conv, flat": ("body.0", "flatten"),
+              "penultimate": (None, "flatten")}
+    layers = fid.classifier_layers(classifier, wanted, "Inception is not here")
+    images = torch.rand(5, 1, 16, 16)
+    mean, flat, last = (layers[k](images) for k in ("conv, mean", "conv, flat", "penultimate"))
+    assert mean.shape == (5, 4) and flat.shape == (5, 4 * 8 * 8) and last.shape == (5, 16)
+    with torch.no_grad():
+        conv = classifier.body[0](fid.eight_bit(images))
+    torch.testing.assert_close(mean, conv.mean((2, 3)).double())  # averaged over positions, per channel
+    torch.testing.assert_close(flat, conv.flatten(1).double())
+    assert all(e.metric == "FD (classifier features)" and e.reason == "Inception is not here"
+               for e in layers.values())
+    assert "averaged over positions" in layers["conv, mean"].features
+    assert "averaged" not in layers["conv, flat"].features
+    with pytest.raises(ValueError, match="pool must be one of"):
+        fid.classifier_layers(classifier, {"x": ("body.0", "max")}, "r")
+    with pytest.raises(ValueError, match="must be a \\(layer, pool\\) pair"):
+        fid.classifier_layers(classifier, {"x": "body.0"}, "r")
+    with pytest.raises(ValueError, match="non-empty mapping"):
+        fid.classifier_layers(classifier, {}, "r")

@@ -1,6 +1,11 @@
 """The loss-zoo experiments of notebook 07: configurations, data choice, runs, timings, scales, table."""
 
 import itertools
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,23 +16,37 @@ from helpers.models.vqvae import VQVAE
 from helpers.train import Step
 from helpers.vqvae_experiments import (
     CONFIGURATIONS,
+    HOLDS,
     PUBLISHED_FID,
+    REVERSED,
+    UNRESOLVED,
     VQObjective,
     ZooData,
+    all_of,
     check_configurations,
     claim_checks,
+    combine,
+    exclusive,
     layout_table,
     loss_scales,
     mean_std,
+    ordering,
+    orderings_on_all_readings,
+    paired_difference,
     pairwise_orders,
     parse_configuration,
     ranks,
     relative_times,
     spearman,
     step_times,
+    t_quantile,
+    term_gradients,
+    time_ratios,
     train_vqvae,
     zoo_data,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_write_ups_table_has_twenty_five_cells_all_trainable():
@@ -52,23 +71,93 @@ def test_check_configurations_wants_a_list_of_distinct_names():
             check_configurations(bad)
 
 
+def _readings(means, spread=(-0.5, 0.0, 0.5), layers=("a", "b")):
+    """Every layer reads ``means`` with the same per-seed offsets: seed-paired differences are exact."""
+    return {layer: {n: [m + d for d in spread] for n, m in means.items()} for layer in layers}
+
+
 def test_the_write_ups_own_table_satisfies_its_claims():
-    published = {name: (value, 0.0) for name, value in PUBLISHED_FID.items()}
-    assert all(claim_checks(published).values())
-    missing = claim_checks({"mse": (1.0, 0.0), "psnr": (2.0, 0.0)})
-    assert missing["ssim_alone_best"] is None and missing["psnr_alone_beats_mse"] is False
-    assert missing["mse_rescues_gradient_losses"] is None
+    claims = claim_checks(_readings(PUBLISHED_FID))
+    assert all(c.verdict == HOLDS for c in claims.values())
+    assert all(set(c.per_reading.values()) == {HOLDS} for c in claims.values())
+    missing = claim_checks(_readings({"mse": 1.0, "psnr": 2.0}))
+    assert missing["ssim_alone_best"].verdict is None
+    assert missing["mse_rescues_gradient_losses"].verdict is None
+    assert missing["psnr_alone_beats_mse"].verdict == REVERSED
+
+
+def test_a_claim_holds_only_where_every_reading_agrees():
+    agree = {"mse": [10.0, 11.0, 12.0], "ssim": [5.0, 6.5, 7.0]}
+    disagree = {"mse": [10.0, 11.0, 12.0], "ssim": [12.0, 13.0, 14.5]}
+    noisy = {"mse": [10.0, 11.0, 12.0], "ssim": [5.0, 13.0, 9.0]}
+    claims = claim_checks({"layer 1": agree, "layer 2": agree})
+    assert claims["ssim_alone_beats_mse"].verdict == HOLDS
+    claims = claim_checks({"layer 1": agree, "layer 2": disagree})
+    assert claims["ssim_alone_beats_mse"].per_reading == {"layer 1": HOLDS, "layer 2": REVERSED}
+    assert claims["ssim_alone_beats_mse"].verdict == UNRESOLVED
+    assert claim_checks({"l": disagree, "m": disagree})["ssim_alone_beats_mse"].verdict == REVERSED
+    assert claim_checks({"l": noisy})["ssim_alone_beats_mse"].verdict == UNRESOLVED  # the interval holds 0
+    one_seed = {"mse": [10.0], "ssim": [1.0]}
+    assert claim_checks({"l": one_seed})["ssim_alone_beats_mse"].verdict == UNRESOLVED
+    with pytest.raises(ValueError, match="same configurations"):
+        claim_checks({"l": agree, "m": {"mse": [1.0, 2.0, 3.0]}})
+
+
+def test_paired_difference_is_a_t_interval_over_seeds():
+    d = paired_difference({"a": [1.0, 2.0, 3.0], "b": [2.0, 4.0, 3.5]}, "a", "b")  # above 0, but 3 seeds
+    diffs = [1.0, 2.0, 0.5]
+    mean = sum(diffs) / 3
+    sd = math.sqrt(sum((x - mean) ** 2 for x in diffs) / 2)
+    assert d.mean == pytest.approx(mean)
+    assert d.high - d.mean == pytest.approx(4.302652729749464 * sd / math.sqrt(3), rel=1e-6)
+    assert d.verdict == UNRESOLVED and d.low < 0 < d.mean and d.seeds == 3
+    # pairing matters: a seed effect shared by both arms cancels
+    shared = paired_difference({"a": [1.0, 11.0, 21.0], "b": [1.5, 11.6, 21.4]}, "a", "b")
+    assert shared.verdict == HOLDS
+    with pytest.raises(ValueError, match="one value per seed"):
+        paired_difference({"a": [1.0, 2.0], "b": [1.0]}, "a", "b")
+    with pytest.raises(ValueError, match="finite"):
+        paired_difference({"a": [1.0, float("nan")], "b": [1.0, 2.0]}, "a", "b")
+    with pytest.raises(ValueError, match="must hold 'c'"):
+        paired_difference({"a": [1.0]}, "a", "c")
+
+
+def test_t_quantiles_and_the_verdict_combinators():
+    assert t_quantile(0.975, 1) == pytest.approx(12.7062047, rel=1e-6)
+    assert t_quantile(0.975, 2) == pytest.approx(4.30265273, rel=1e-6)
+    assert t_quantile(0.975, 10) == pytest.approx(2.22813885, rel=1e-6)
+    assert t_quantile(0.95, 4) == pytest.approx(2.13184679, rel=1e-6)
+    with pytest.raises(ValueError):
+        t_quantile(0.4, 3)
+    assert combine([HOLDS, HOLDS]) == HOLDS and combine([REVERSED, REVERSED]) == REVERSED
+    assert combine([HOLDS, REVERSED]) == UNRESOLVED and combine([HOLDS, UNRESOLVED]) == UNRESOLVED
+    assert all_of([HOLDS, HOLDS]) == HOLDS and all_of([HOLDS, REVERSED, UNRESOLVED]) == REVERSED
+    assert all_of([HOLDS, UNRESOLVED]) == UNRESOLVED
+    with pytest.raises(ValueError):
+        combine([])
+
+
+def test_orderings_on_all_readings_orient_pairs_and_keep_only_shared_orders():
+    readings = {"x": {"a": [1.0, 2.0, 3.0], "b": [5.0, 6.0, 7.5], "c": [5.2, 6.1, 7.4]},
+                "y": {"a": [1.0, 2.0, 3.0], "b": [5.0, 6.0, 7.5], "c": [9.0, 9.5, 10.0]}}
+    found = {(o.better, o.worse): o.verdict for o in orderings_on_all_readings(readings)}
+    assert found == {("a", "b"): HOLDS, ("a", "c"): HOLDS, ("b", "c"): UNRESOLVED}
+    assert ordering(readings, "c", "a").verdict == REVERSED
 
 
 def test_layout_table_raw_and_scaled():
-    summary = {"mse": (80.0, 2.0), "ssim": (40.0, 1.0), "mse+ssim@0.5": (60.0, 3.0)}
+    summary = {"mse": (80.0, 2.0), "ssim": (40.0, 1.0), "mse+ssim@0.5": (60.0, 3.0), "psnr": (208.63, 28.1),
+               "gmsd": (512.345, 0.0)}
     raw = layout_table(summary)
     lines = raw.splitlines()
     assert len(lines) == 2 + 1 + len(zoo.ZOO)
-    assert lines[2].startswith("| MSE | 80 ± 2 |")
-    assert "| SSIM | 40 ± 1 | — | 60 ± 3 | — |" in raw
+    assert lines[2] == "| MSE | 80.0 ± 2.0 | n/a | n/a | n/a |"  # MSE + w·MSE is no configuration
+    assert "| SSIM | 40.0 ± 1.0 | n/r | 60.0 ± 3.0 | n/r |" in raw  # n/r: not run
+    assert "| PSNR | 209 ± 28 | n/r |" in raw  # the std to 2 significant digits, the mean to its place
+    assert "| GMSD | 512.3 | n/r |" in raw  # one seed: no ±
+    assert "—" not in raw
     scaled = layout_table(summary, scaled=True)
-    assert "| SSIM | 1.00 ± 0.03 | — | 1.50 ± 0.07 | — |" in scaled
+    assert "| SSIM | 1.00 ± 0.03 | n/r | 1.50 ± 0.07 | n/r |" in scaled
     with pytest.raises(ValueError):
         layout_table({})
 
@@ -81,13 +170,131 @@ def test_ranks_share_ties_and_spearman_is_signed():
         spearman([1, 2], [1, 2])
 
 
-def test_pairwise_orders_agreement_and_resolution():
-    summary = {"mse": (10.0, 0.0), "ssim": (5.0, 0.0), "psnr": (12.0, 0.0)}
-    pairs = {(p.better, p.worse): p for p in pairwise_orders(summary, lambda a, b: 3.0)}
+def test_pairwise_orders_judge_the_write_ups_order_on_every_reading():
+    readings = _readings({"mse": 10.0, "ssim": 5.0, "psnr": 12.0})
+    readings["b"]["psnr"] = [8.0, 8.4, 9.1]  # the second reading puts PSNR below MSE
+    pairs = {(p.better, p.worse): p for p in pairwise_orders(readings)}
     # the write-up: ssim 69.0 < psnr 81.9 < mse 86.3
-    assert pairs[("ssim", "mse")].agrees and pairs[("ssim", "mse")].resolved
-    assert not pairs[("psnr", "mse")].agrees and not pairs[("psnr", "mse")].resolved  # 12 vs 10: within 3
-    assert pairs[("ssim", "psnr")].agrees and pairs[("ssim", "psnr")].resolved
+    assert pairs[("ssim", "mse")].verdict == HOLDS
+    assert pairs[("psnr", "mse")].ours.per_reading["a"].verdict == REVERSED
+    assert pairs[("psnr", "mse")].ours.per_reading["b"].verdict == HOLDS
+    assert pairs[("psnr", "mse")].verdict == UNRESOLVED
+    assert pairs[("ssim", "psnr")].verdict == HOLDS and pairs[("ssim", "psnr")].published == (69.0, 81.9)
+
+
+def test_time_ratios_pair_rounds_and_bound_the_median():
+    slow_rounds = [1.0, 3.0, 1.2, 5.0, 1.1, 2.0]  # a shared machine: whole rounds slow down
+    seconds = {"mse": slow_rounds, "ssim": [1.2 * t for t in slow_rounds]}
+    found = time_ratios(seconds)
+    assert found["mse"].estimate == found["mse"].low == found["mse"].high == 1.0
+    assert found["ssim"].estimate == pytest.approx(1.2)
+    assert found["ssim"].low == pytest.approx(1.2) and found["ssim"].high == pytest.approx(1.2)
+    noisy = time_ratios({"mse": [1.0] * 20, "gmsd": [1.0 + 0.05 * (i % 5) for i in range(20)]})["gmsd"]
+    assert noisy.low < noisy.estimate < noisy.high and noisy.excludes(0.99) and not noisy.excludes(1.1)
+    assert time_ratios(seconds, seed=1)["ssim"] == found["ssim"]  # deterministic for a fixed interval
+    with pytest.raises(ValueError, match="reference"):
+        time_ratios({"ssim": [1.0, 2.0]})
+    with pytest.raises(ValueError, match="number of rounds"):
+        time_ratios({"mse": [1.0, 2.0], "ssim": [1.0]})
+    with pytest.raises(ValueError, match="positive finite"):
+        time_ratios({"mse": [1.0, 0.0], "ssim": [1.0, 1.0]})
+
+
+def test_term_gradients_name_where_each_term_acts_and_leave_the_model_alone():
+    model = _tiny_model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    batches = [torch.rand(4, 1, 16, 16), torch.rand(4, 1, 16, 16)]
+    rows = term_gradients(model, "mse+ssim@0.5", batches, beta=1.0)
+    keys = {"recon_encoder", "commitment_encoder", "recon_decoder", "codebook_codes", "mse_decoder",
+            "weighted_decoder"}
+    assert len(rows) == 2 and all(set(r) == keys for r in rows)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert all(p.grad is None for p in model.parameters())
+    heavier = term_gradients(model, "mse+ssim@1", batches, beta=1.0)
+    for half, full in zip(rows, heavier, strict=True):  # w scales the weighted term, not MSE's
+        assert full["weighted_decoder"] == pytest.approx(2 * half["weighted_decoder"], rel=1e-4)
+        assert full["mse_decoder"] == pytest.approx(half["mse_decoder"], rel=1e-4)
+    doubled_beta = term_gradients(model, "mse", batches[:1], beta=2.0)[0]
+    single = term_gradients(model, "mse", batches[:1], beta=1.0)[0]
+    assert doubled_beta["commitment_encoder"] == pytest.approx(2 * single["commitment_encoder"], rel=1e-4)
+    assert "mse_decoder" not in single and single["recon_decoder"] > 0
+    with pytest.raises(ValueError):
+        term_gradients(model, "mse", [], beta=1.0)
+
+
+_HOLD = """
+import sys, time
+from pathlib import Path
+from helpers.vqvae_experiments import exclusive
+lock, log, hold = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
+with exclusive(lock, poll=0.02):
+    began = time.time()
+    time.sleep(hold)
+    with open(log, "a") as f:
+        f.write(f"{began} {time.time()}\\n")
+"""
+
+
+def _python(code, *args):
+    return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], cwd=ROOT)
+
+
+def test_exclusive_lets_one_process_in_at_a_time_and_times_out(tmp_path):
+    lock, log = tmp_path / "shared" / "x.lock", tmp_path / "log.txt"
+    workers = [_python(_HOLD, lock, log, 0.6) for _ in range(3)]
+    assert all(w.wait(timeout=120) == 0 for w in workers)
+    spans = sorted(tuple(map(float, line.split())) for line in log.read_text().splitlines())
+    assert len(spans) == 3
+    assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:], strict=False))  # one inside
+    holder = _python(_HOLD, lock, tmp_path / "other.txt", 5.0)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:  # wait until the holder has the lock
+            try:
+                with exclusive(lock, timeout=0.05, poll=0.01):
+                    pass
+                time.sleep(0.05)
+            except TimeoutError:
+                break
+        with pytest.raises(TimeoutError, match="another process holds"):
+            with exclusive(lock, timeout=0.3, poll=0.05):
+                pass
+    finally:
+        holder.wait(timeout=120)
+    with exclusive(lock, timeout=1.0):  # released when its holder is done
+        pass
+    with pytest.raises(ValueError, match="timeout must be a positive number"):
+        with exclusive(lock, timeout=0):
+            pass
+
+
+_CLASSIFY = """
+import sys
+import torch
+from helpers.data import DatasetInfo
+from helpers.vqvae_experiments import train_shared_classifier
+root = sys.argv[1]
+g = torch.Generator().manual_seed(0)
+images, labels = torch.rand(96, 1, 16, 16, generator=g), torch.randint(0, 3, (96,), generator=g)
+def info(split, n):
+    return DatasetInfo("fashion-mnist", split, "random test bytes", True, ("a", "b", "c"), (1, 16, 16), n)
+clf = train_shared_classifier(images[:64], labels[:64], images[64:], labels[64:], root=root,
+                              info=info("train", 64), val_info=info("val", 32), epochs=3, width=4,
+                              batch_size=16, progress=False)
+print(clf.hash, clf.run_dir)
+"""
+
+
+def test_job_array_tasks_starting_at_once_train_the_classifier_once(tmp_path):
+    tasks = [subprocess.Popen([sys.executable, "-c", _CLASSIFY, str(tmp_path)], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    outputs = [t.communicate(timeout=300)[0].split() for t in tasks]
+    assert all(t.returncode == 0 for t in tasks)
+    assert len({o[0] for o in outputs}) == 1 and len({o[1] for o in outputs}) == 1  # one classifier, reused
+    folders = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert len(folders) == 1
+    rows = (folders[0] / "history.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + 3  # header and three epochs: trained once, not three times over each other
 
 
 def test_mean_std_and_relative_times():
