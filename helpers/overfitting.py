@@ -393,3 +393,58 @@ def differs(a: Sequence[float], b: Sequence[float]) -> int:
     one value each the range is 0 and any difference counts: say so where it is used."""
     diff, threshold = difference(a, b)
     return 1 if diff > threshold else -1 if diff < -threshold else 0
+
+
+def gap_growth(history: Sequence[Mapping[str, float]], train_key: str = "train_eval_loss",
+               val_key: str = "val_loss", count: int = 3) -> float:
+    """How far a run's :func:`relative_gap` has moved since its first epoch: the mean over its last
+    ``count`` epochs less the gap after epoch 1. The two sets of pairs differ before the network has
+    learnt anything specific to its training pairs (another set of crystals, see
+    :func:`mean_pattern_baseline`); that offset is in the epoch-1 gap and drops out of the growth."""
+    gap = relative_gap(history, train_key, val_key)
+    return tail_mean(gap, count) - float(gap[0])
+
+
+@torch.no_grad()
+def mean_pattern_baseline(data: PatternData, metrics: Mapping[str, nn.Module] | None = None,
+                          batch_size: int = 64) -> dict[str, dict[str, float]]:
+    """The predictor that outputs the mean training pattern for every input, measured as the runs are:
+    ``{metric: {"train": value on all training pairs, "val": on the validation pairs, "gap": (val -
+    train) / val}}`` for each of ``metrics`` (default :func:`pattern_metrics`). It has learnt nothing
+    about any one pair, so its gap is the offset between the two sets of pairs on that scale alone."""
+    _check_positive_int("batch_size", batch_size)
+    metrics = pattern_metrics() if metrics is None else metrics
+    mean = data.train[1].mean(0, keepdim=True)
+    found = {}
+    for name, metric in metrics.items():
+        values = {}
+        for split, (_, targets) in (("train", data.train), ("val", data.val)):
+            total = 0.0
+            for start in range(0, len(targets), batch_size):
+                batch = targets[start:start + batch_size]
+                total += float(metric(mean.expand_as(batch), batch)) * len(batch)
+            values[split] = total / len(targets)
+        if values["val"] <= 0:
+            raise ValueError(f"the mean pattern's validation {name} must be positive to divide by; "
+                             f"got {values['val']}")
+        found[name] = {**values, "gap": (values["val"] - values["train"]) / values["val"]}
+    return found
+
+
+def false_positive_rate(seeds: int, other_seeds: int | None = None, trials: int = 200_000,
+                        seed: int = 0) -> float:
+    """How often the rule of :func:`differs` reports a difference where there is none: two arms of
+    ``seeds`` and ``other_seeds`` (default the same) runs drawn from one normal distribution, the
+    share of ``trials`` in which their means differ by more than the larger seed-to-seed range.
+    Simulated (the rule is scale-free, so one distribution stands for all); with 2 runs an arm it
+    is about a fifth, with 3 about one in twenty."""
+    other_seeds = seeds if other_seeds is None else other_seeds
+    for name, value in (("seeds", seeds), ("other_seeds", other_seeds), ("trials", trials)):
+        _check_positive_int(name, value)
+    if seeds < 2 or other_seeds < 2:
+        raise ValueError(f"seeds and other_seeds must be at least 2 (one run has no range); got {seeds} "
+                         f"and {other_seeds}")
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal((trials, seeds)), rng.standard_normal((trials, other_seeds))
+    threshold = np.maximum(np.ptp(a, axis=1), np.ptp(b, axis=1))
+    return float(np.mean(np.abs(a.mean(1) - b.mean(1)) > threshold))

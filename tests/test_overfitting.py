@@ -19,8 +19,11 @@ from helpers.overfitting import (
     difference,
     differs,
     diverged,
+    false_positive_rate,
     forward_macs,
+    gap_growth,
     gap_onset,
+    mean_pattern_baseline,
     mean_std,
     offset_parts,
     pattern_metrics,
@@ -86,6 +89,43 @@ def test_relative_gap_and_its_errors():
         relative_gap([{"train_eval_loss": 1.0, "val_loss": 0.0}])
     with pytest.raises(ValueError, match="at least one epoch"):
         relative_gap([])
+
+
+def test_gap_growth_is_the_tail_gap_less_the_first_epoch_gap():
+    # gaps 0.5, 0.5, 0.6, 0.7, 0.8: the last three average 0.7, the first is 0.5
+    history = [{"train_eval_loss": 10 - 10 * g, "val_loss": 10.0} for g in (0.5, 0.5, 0.6, 0.7, 0.8)]
+    assert gap_growth(history) == pytest.approx(0.2)
+    assert gap_growth(history, count=1) == pytest.approx(0.3)
+    assert gap_growth(history[:1]) == 0.0  # one epoch: nothing has moved
+    with pytest.raises(ValueError, match="no column"):
+        gap_growth(history, "train_loss")
+
+
+def test_mean_pattern_baseline_measures_the_mean_training_pattern():
+    train = torch.stack([torch.full((1, 128, 128), v) for v in (0.2, 0.4)])
+    val = torch.stack([torch.full((1, 128, 128), v) for v in (0.3, 0.9)])
+    data = PatternData((train, train), (val, val), _info("train", 2), _info("val", 2))
+    found = mean_pattern_baseline(data, {"mse": pattern_metrics()["mse"]}, batch_size=1)
+    # the mean pattern is 0.3 everywhere: train (0.01 + 0.01) / 2, validation (0 + 0.36) / 2
+    assert found["mse"]["train"] == pytest.approx(0.01) and found["mse"]["val"] == pytest.approx(0.18)
+    assert found["mse"]["gap"] == pytest.approx((0.18 - 0.01) / 0.18)
+    assert set(mean_pattern_baseline(data)) == {"mse", "bce", "ms_ssim_loss"}
+    same = PatternData((train, train), (train, train), _info("train", 2), _info("val", 2))
+    assert mean_pattern_baseline(same)["mse"]["gap"] == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="batch_size"):
+        mean_pattern_baseline(data, batch_size=0)
+
+
+def test_false_positive_rate_of_the_range_rule():
+    two, three = false_positive_rate(2), false_positive_rate(3)
+    # 200,000 trials: the standard error is under 0.001, so these bands are wide enough
+    assert 0.20 < two < 0.23 and 0.04 < three < 0.06
+    assert three < false_positive_rate(3, 2) < two  # a third seed on one arm helps half as much
+    assert false_positive_rate(2, seed=1) != two  # a simulation, not a constant
+    with pytest.raises(ValueError, match="at least 2"):
+        false_positive_rate(1)
+    with pytest.raises(ValueError, match="trials"):
+        false_positive_rate(2, trials=0)
 
 
 def test_plateau_onset_rule():
