@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import re
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -26,6 +27,7 @@ from matplotlib.figure import Figure
 
 from helpers.config import device, figures_dir, repo_root, resolve_profile
 from helpers.images import as_image
+from helpers.vqvae_experiments import exclusive
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 _NOTEBOOK = re.compile(r"^\d\d_[a-z0-9_]+$")
@@ -72,9 +74,7 @@ def save_figure(
     path = folder / f"{notebook}__{name}.png"
     fig.savefig(path, dpi=dpi, bbox_inches="tight", metadata={"Software": None})
 
-    manifest_path = folder / MANIFEST
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    manifest[path.name] = {
+    entry = {
         "notebook": notebook,
         "profile": profile,
         "caption": caption.strip(),
@@ -83,7 +83,16 @@ def save_figure(
         "date": datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
         "commit": _commit(),
     }
-    manifest_path.write_text(json.dumps(dict(sorted(manifest.items())), indent=2) + "\n")
+    manifest_path = folder / MANIFEST
+    # several processes (the tasks of a job array, notebooks run side by side) may record figures at
+    # once: read, change and write under one lock (a git-ignored file under runs/), and write to a
+    # temporary file that replaces the manifest in one step, so no reader sees half a file
+    with exclusive(repo_root() / "runs" / "figures-manifest.lock"):
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+        manifest[path.name] = entry
+        temporary = manifest_path.with_name(f".{MANIFEST}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(dict(sorted(manifest.items())), indent=2) + "\n")
+        os.replace(temporary, manifest_path)
     return path
 
 

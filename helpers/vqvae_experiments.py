@@ -2,7 +2,8 @@
 the Fréchet-distance table in the write-up's layout.
 
     data = zoo_data("cifar10", "fashion-mnist", train=8_000, val=500, test=4_000)  # says which, and why
-    run = train_vqvae(data, "mse+ssim@0.5", seed=0, settings=s, root=runs_dir() / "07", beta=1.0)
+    run = train_vqvae(data, "mse+ssim@0.5", seed=0, epochs=4, batch_size=128, width=32, embedding_dim=32,
+                      codes=512, beta=1.0, lr=2e-4, root=runs_dir() / "07")
     seconds = step_times(lambda: VQVAE(1, 32, 512, 32), ["mse", "ssim"], batch, repeats=15, beta=1.0)
     table = layout_table({name: (mean, std), ...})  # alone / MSE + w * loss, w = 1, 0.5, 0.25
     claims = claim_checks({"penultimate": {name: [fd per seed]}, ...})  # holds / reversed / unresolved
@@ -10,9 +11,10 @@ the Fréchet-distance table in the write-up's layout.
 
 A *configuration* is a reconstruction loss by :func:`helpers.losses.get_loss`'s name: ``"mse"``, a
 loss alone (``"ssim"``) or MSE + w * loss (``"mse+ssim@0.5"``). The write-up ("Better
-Reconstruction Loss for VQ-VAE") trained 22: MSE, and each of six losses alone and with w = 1, 0.5,
-0.25 (:data:`CONFIGURATIONS`). Every configuration is an independent run keyed by its settings and
-data (:func:`helpers.train.run_directory`): runs made on several machines are reused by a final run.
+Reconstruction Loss for VQ-VAE") trained 25: MSE, and each of six losses alone and with w = 1, 0.5,
+0.25 (:data:`CONFIGURATIONS`; its issue's "22" is a miscount: 1 + 6 x 4 = 25). Every configuration
+is an independent run keyed by its settings and data (:func:`helpers.train.run_directory`): runs made
+on several machines are reused by a final run.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import contextlib
 import copy
 import csv
 import functools
+import json
 import math
 import os
 import statistics
@@ -69,7 +72,7 @@ def configuration(loss: str, weight: float | None = None) -> str:
     return loss if weight is None else f"mse+{loss}@{weight:g}"
 
 
-#: The write-up's 22 configurations, in the order of its table (rows, then columns).
+#: The write-up's 25 configurations, in the order of its table (rows, then columns).
 CONFIGURATIONS = ("mse", *(c for loss in ZOO for c in (configuration(loss),
                                                            *(configuration(loss, w) for w in WEIGHTS))))
 
@@ -89,11 +92,21 @@ def colour(name: str) -> str:
     return LOSS_COLOURS.get(loss, "black")
 
 
-def check_configurations(names: Sequence[str]) -> list[str]:
-    """``names`` as a list, each a valid configuration, none twice; raises ``ValueError`` otherwise."""
+def check_configurations(names: Sequence[str] | str) -> list[str]:
+    """``names`` as a list, each a valid configuration, none twice; raises ``ValueError`` otherwise.
+
+    ``names`` may also be the JSON text of such a list, ``'["ssim", "mse+ssim@0.5"]'``: what
+    ``papermill -p CONFIGS '["ssim"]'`` passes (``-p`` gives text; ``-y "CONFIGS: ['ssim']"`` a list)."""
+    if isinstance(names, str):
+        try:
+            names = json.loads(names)
+        except json.JSONDecodeError:
+            raise ValueError(f"configurations given as text must be a JSON list of names such as "
+                             f"'[\"mse\", \"mse+ssim@0.5\"]'; got {names!r}") from None
     if isinstance(names, str) or not isinstance(names, Sequence) or len(names) == 0:
         raise ValueError(f"configurations must be a non-empty list of names such as ['mse', 'mse+ssim@0.5'] "
-                         f"(with papermill: -y \"CONFIGS: ['ssim']\", not -p); got {names!r}")
+                         f"(with papermill: -y \"CONFIGS: ['ssim']\" or -p CONFIGS '[\"ssim\"]'); "
+                         f"got {names!r}")
     for name in names:
         parse_configuration(name)
     if len(set(names)) != len(names):

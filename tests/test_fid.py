@@ -31,16 +31,21 @@ def statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x.mean(0), np.cov(x, rowvar=False)
 
 
-@pytest.mark.parametrize("samples", [512, 100], ids=["full-rank", "singular"])
+@pytest.mark.parametrize("samples", [(512, 512), (100, 100), (100, 512)],
+                         ids=["full-rank: Cholesky", "singular: eigh", "first singular: second's Cholesky"])
 @pytest.mark.parametrize("shift", [0.0, 0.05, 1.0])
 def test_frechet_distance_equals_scipys_route(samples, shift):
     rng = np.random.default_rng(1)
-    first = statistics(correlated_features(rng, samples, 256, 0.0))
-    second = statistics(correlated_features(rng, samples, 256, shift))
+    first = statistics(correlated_features(rng, samples[0], 256, 0.0))
+    second = statistics(correlated_features(rng, samples[1], 256, shift))
+    # which route equation (2) takes: a Cholesky factor exists only for the full-rank covariances
+    factors = [fid.cholesky_factor(torch.from_numpy(s)) for s in (first[1], second[1])]
+    assert [f is not None for f in factors] == [n > 256 for n in samples]
     expected = scipy_frechet_distance(*first, *second)
     got = fid.frechet_distance(*first, *second)
     assert isinstance(got, float)
     assert got == pytest.approx(expected, rel=1e-6)
+    assert fid.frechet_distance(*second, *first) == pytest.approx(expected, rel=1e-6)
 
 
 def test_numpy_and_tensor_inputs_of_any_float_dtype_agree():
@@ -99,7 +104,7 @@ def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="sigma1 must be symmetric"):
         fid.frechet_distance(mu, np.triu(np.ones((3, 3))), mu, sigma)
     with pytest.raises(ValueError, match="sigma1 must be positive semi-definite.*smallest eigenvalue of "
-                                         "sigma1 is -1"):
+                                         r".*sigma1.* is -1"):
         fid.frechet_distance(mu, np.diag([1.0, -1.0, 1.0]), mu, sigma)
     with pytest.raises(ValueError, match="sigma2 must be positive semi-definite"):
         fid.frechet_distance(mu, sigma, mu, np.diag([1.0, -0.5, 1.0]))

@@ -88,3 +88,34 @@ def test_loss_curves_draw_each_split_and_name_missing_columns():
     plt.close(fig)
     with pytest.raises(ValueError, match=r"no column\(s\) \['train_mse'"):
         loss_curves(history, components=("mse",))
+
+
+def _save_many(args: tuple[str, str, int]) -> int:
+    """Save ``count`` figures named after ``tag`` under the root ``root``; return how many failed."""
+    root, tag, count = args
+    import os
+
+    os.environ[config.ROOT_ENV] = root
+    fig, _ = plt.subplots(figsize=(1, 1))
+    failures = 0
+    for i in range(count):
+        try:
+            save_figure(fig, "07_fid_analysis", f"race_{tag}_{i}", "A race.", profile="smoke", dpi=10)
+        except Exception:  # noqa: BLE001  (a torn manifest raises JSONDecodeError: counted, not raised)
+            failures += 1
+    plt.close(fig)
+    return failures
+
+
+def test_processes_saving_at_once_keep_every_entry_of_a_whole_manifest(root):
+    import multiprocessing
+
+    count = 40
+    with multiprocessing.get_context("fork").Pool(3) as pool:
+        failures = pool.map(_save_many, [(str(root), tag, count) for tag in "abc"])
+    assert failures == [0, 0, 0]
+    folder = root / "runs" / "smoke" / "figures"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    expected = [f"07_fid_analysis__race_{t}_{i}.png" for t in "abc" for i in range(count)]
+    assert sorted(manifest) == sorted(expected)
+    assert not list(folder.glob("*.tmp"))  # every temporary file replaced the manifest

@@ -66,7 +66,9 @@ def test_bad_configuration_names_are_refused(bad):
 
 def test_check_configurations_wants_a_list_of_distinct_names():
     assert check_configurations(("mse", "ssim")) == ["mse", "ssim"]
-    for bad in ("mse", [], ["mse", "mse"], ["mse", "nope"]):
+    # papermill's -p passes a list as its text, -y as a list: both name the same configurations
+    assert check_configurations('["ssim", "mse+ssim@0.5"]') == ["ssim", "mse+ssim@0.5"]
+    for bad in ("mse", "[]", '"mse"', '["mse", "mse"]', "['mse']", [], ["mse", "mse"], ["mse", "nope"]):
         with pytest.raises(ValueError):
             check_configurations(bad)
 
