@@ -7,14 +7,14 @@ Two sets of ``--samples`` feature vectors of ``--dims`` dimensions (the size of 
 with Inception's pool3 features). Each round computes equation (1) of ``helpers.fid`` in turn (the
 order alternates between rounds): SciPy's route from the means and covariances; the course's from
 the same statistics (``frechet_distance``: a Cholesky factor and one ``eigvalsh`` where a covariance
-is positive definite, else one ``eigh`` with eigenvectors and one ``eigvalsh``); the course's from the
+is positive definite, else a pivoted Cholesky and one ``eigvalsh``); the course's from the
 features (``feature_distance``: with fewer samples than dimensions, one smaller ``eigvalsh`` and no
 eigenvectors, its statistics included), against SciPy's route plus NumPy's mean and covariance.
 Ratios are of median times: above 1, the course is faster. The features are synthetic (non-negative,
 correlated, like pooled ReLU activations): the run times depend on the size of the matrices, not on
 where they came from. With 2,000 samples of 2048 dimensions the covariances are singular, as in the
-FID of the write-up, and ``frechet_distance`` takes its ``eigh`` route (the line before the rounds
-says which); ``--samples 4000`` gives full-rank ones and its Cholesky route.
+FID of the write-up, and ``frechet_distance`` takes its pivoted-Cholesky route (the line before the
+rounds says which); ``--samples 4000`` gives full-rank ones and its Cholesky route.
 
 The thread count applies to torch and to the BLAS/LAPACK libraries under NumPy and SciPy: the
 variables that set it are written before those libraries are imported.
@@ -86,7 +86,7 @@ def main() -> None:
           f"SciPy {scipy.__version__})", flush=True)
     positive_definite = [cholesky_factor(torch.from_numpy(s)) is not None for s in (sigma1, sigma2)]
     print(f"  covariances positive definite: {positive_definite}; frechet_distance takes the "
-          f"{'Cholesky' if any(positive_definite) else 'eigh (eigenvectors)'} route", flush=True)
+          f"{'Cholesky' if any(positive_definite) else 'pivoted Cholesky'} route", flush=True)
     for round_ in range(args.repeats):
         order = list(routes) if round_ % 2 == 0 else list(reversed(routes))
         for name in order:

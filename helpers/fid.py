@@ -20,8 +20,10 @@ of symmetric matrices, in float64 with torch: for any factor B, (k, d), with sig
 
 a symmetric positive semi-definite (k, k) matrix, so tr sqrt(sigma1 sigma2) = sum_i sqrt(eig_i(M)).
 From the statistics alone (:func:`frechet_distance`), B = L^T from a Cholesky factor sigma1 = L L^T
-(k = d; sigma2's when sigma1 has none), else, where both covariances are singular, B = diag(sqrt(l))
-U^T from sigma1 = U diag(l) U^T, whose eigenvectors cost several times the Cholesky.
+(k = d; sigma2's when sigma1 has none); where both covariances are singular, on the CPU, B = (P L)^T
+from LAPACK's pivoted Cholesky P^T sigma1 P = L L^T, L (d, r) for the numerical rank r (``dpstrf``,
+through SciPy), and elsewhere (CUDA) B = diag(sqrt(l)) U^T from sigma1 = U diag(l) U^T, whose
+eigenvectors cost several times a Cholesky.
 From the features themselves (:func:`feature_distance`), when the smaller set has fewer samples N
 than dimensions d, B = (its centred features) / sqrt(N - 1) (k = N), and with B' the other
 set's, M = (B B'^T)(B B'^T)^T: no covariance, no eigenvectors, an (N, N) matrix. The result equals
@@ -59,6 +61,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import scipy.linalg
+import scipy.linalg.lapack
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -152,14 +156,40 @@ def cholesky_factor(sigma: torch.Tensor) -> torch.Tensor | None:
     return factor if int(info) == 0 else None
 
 
+def pivoted_cholesky_factor(sigma: torch.Tensor, eps: float = 2.0 ** -52) -> torch.Tensor | None:
+    """``A`` ``(d, r)`` with sigma = A A^T to rounding, for a symmetric positive semi-definite ``(d, d)``
+    float64 CPU tensor of numerical rank ``r``: ``P L`` from LAPACK's pivoted Cholesky (``dpstrf``,
+    with its default tolerance ``d * eps64 * max(diag)``). ``None`` for a tensor on another device.
+
+    Raises ``ValueError`` naming ``sigma1`` when the factor leaves more than rounding behind
+    (``sqrt(eps)`` of the largest diagonal entry, ``eps`` that of the input's dtype): the matrix is
+    then not positive semi-definite."""
+    if sigma.device.type != "cpu":
+        return None
+    lower, pivots, rank, info = scipy.linalg.lapack.dpstrf(sigma.numpy(), lower=1, tol=-1.0)
+    if info < 0:
+        raise RuntimeError(f"LAPACK dpstrf rejected argument {-info}")
+    factor = torch.zeros(sigma.shape[0], rank, dtype=torch.float64)
+    factor[torch.from_numpy(pivots.astype(np.int64) - 1)] = torch.from_numpy(np.tril(lower)[:, :rank])
+    left = (sigma - factor @ factor.T).abs().max()
+    largest = sigma.diagonal().abs().max()
+    if left > eps ** 0.5 * largest:
+        raise ValueError(f"sigma1 must be positive semi-definite (a covariance); its pivoted Cholesky "
+                         f"factor of rank {rank} leaves {left.item():.3g} behind, against a largest "
+                         f"diagonal entry of {largest.item():.3g}")
+    return factor
+
+
 def trace_sqrt_product(sigma1: torch.Tensor, sigma2: torch.Tensor, eps: float = 2.0 ** -52) -> torch.Tensor:
     """tr sqrt(sigma1 sigma2) for symmetric positive semi-definite ``(d, d)`` float64 tensors, as a
     0-d float64 tensor, by equation (2) with one of two factors B of sigma1 = B^T B:
 
     * where sigma1 or sigma2 has a Cholesky factor L (positive definite), B = L^T of that one: a
       Cholesky, two products and one ``eigvalsh`` (no eigenvectors);
-    * else (both singular) B = diag(sqrt l) U^T from ``eigh(sigma1)`` with eigenvectors, several times
-      dearer than the Cholesky.
+    * else (both singular), on the CPU, B = A^T from :func:`pivoted_cholesky_factor`: a pivoted
+      Cholesky, two products and one ``eigvalsh`` of ``(r, r)``;
+    * else (both singular, on CUDA) B = diag(sqrt l) U^T from ``eigh(sigma1)`` with eigenvectors,
+      several times dearer than a Cholesky.
 
     ``eps`` is the rounding unit of the matrices' origin (float64 by default): eigenvalues below
     ``d * eps64 * largest`` and down to ``-sqrt(eps) * largest`` are set to 0; more negative ones
@@ -172,6 +202,12 @@ def trace_sqrt_product(sigma1: torch.Tensor, sigma2: torch.Tensor, eps: float = 
             product = (product + product.T) / 2
             values = torch.linalg.eigvalsh(product)
             return _psd_eigenvalues(values, eps, other, f"L^T {other} L (equation 2)").sqrt().sum()
+    pivoted = pivoted_cholesky_factor(sigma1, eps)
+    if pivoted is not None:
+        product = pivoted.T @ sigma2 @ pivoted  # M = A^T sigma2 A, symmetric PSD, (r, r)
+        product = (product + product.T) / 2
+        values = torch.linalg.eigvalsh(product)
+        return _psd_eigenvalues(values, eps, "sigma2", "A^T sigma2 A (equation 2)").sqrt().sum()
     values, vectors = torch.linalg.eigh(sigma1)
     factor = (vectors * _psd_eigenvalues(values, eps, "sigma1", "sigma1").sqrt()).T  # B = diag(sqrt l) U^T
     product = factor @ sigma2 @ factor.T  # M = B sigma2 B^T, symmetric PSD, (d, d)

@@ -32,7 +32,8 @@ def statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize("samples", [(512, 512), (100, 100), (100, 512)],
-                         ids=["full-rank: Cholesky", "singular: eigh", "first singular: second's Cholesky"])
+                         ids=["full-rank: Cholesky", "singular: pivoted Cholesky",
+                              "first singular: second's Cholesky"])
 @pytest.mark.parametrize("shift", [0.0, 0.05, 1.0])
 def test_frechet_distance_equals_scipys_route(samples, shift):
     rng = np.random.default_rng(1)
@@ -88,6 +89,26 @@ def test_singular_covariances_rounding_of_zero_eigenvalues_is_set_to_zero():
     assert abs(scipy_frechet_distance(mu, sigma1, mu, sigma2) - exact) / exact > 1e-11  # SciPy keeps it
     # the same distribution: exactly zero up to rounding of the traces
     assert abs(fid.frechet_distance(mu, sigma1, mu, sigma1)) < 1e-12 * np.trace(sigma1)
+
+
+def test_singular_covariances_take_the_pivoted_cholesky_which_equals_the_eigh_route(monkeypatch):
+    rng = np.random.default_rng(4)
+    first = statistics(correlated_features(rng, 100, 256, 0.0))  # rank 99 of 256
+    second = statistics(correlated_features(rng, 120, 256, 0.3))
+    sigma = torch.from_numpy(first[1])
+    factor = fid.pivoted_cholesky_factor(sigma)
+    assert factor.shape == (256, np.linalg.matrix_rank(first[1]))
+    assert torch.allclose(factor @ factor.T, sigma, rtol=0, atol=1e-12 * sigma.diagonal().max().item())
+    pivoted = fid.frechet_distance(*first, *second)
+    monkeypatch.setattr(fid, "pivoted_cholesky_factor", lambda sigma, eps=None: None)  # as on CUDA
+    assert fid.frechet_distance(*first, *second) == pytest.approx(pivoted, rel=1e-10)
+
+
+def test_a_singular_sigma1_that_is_not_positive_semi_definite_is_refused():
+    mu, sigma2 = np.zeros(3), np.diag([1.0, 1.0, 0.0])  # both singular: no Cholesky factor either way
+    with pytest.raises(ValueError, match="sigma1 must be positive semi-definite.*pivoted Cholesky factor of "
+                                         "rank 1 leaves 1 behind"):
+        fid.frechet_distance(mu, np.diag([1.0, -1.0, 0.0]), mu, sigma2)
 
 
 def test_bad_arguments_are_named():
