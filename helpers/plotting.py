@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 
 from helpers.config import device, figures_dir, repo_root, resolve_profile
 from helpers.images import as_image
-from helpers.vqvae_experiments import exclusive
+from helpers.locks import exclusive
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 _NOTEBOOK = re.compile(r"^\d\d_[a-z0-9_]+$")
