@@ -18,10 +18,11 @@ from torch import Tensor
 
 from helpers import models
 from helpers.data import DatasetInfo
+from helpers.images import as_float
 from helpers.loader import TensorLoader
 from helpers.models.classifier import Classifier
 from helpers.train import Step, fit, load_run, run_directory
-from helpers.vae_experiments import as_float, weights_hash
+from helpers.vae_experiments import weights_hash
 
 
 @dataclass(frozen=True)

@@ -182,7 +182,8 @@ def pivoted_cholesky_factor(sigma: torch.Tensor, eps: float = 2.0 ** -52) -> tor
 
 def trace_sqrt_product(sigma1: torch.Tensor, sigma2: torch.Tensor, eps: float = 2.0 ** -52) -> torch.Tensor:
     """tr sqrt(sigma1 sigma2) for symmetric positive semi-definite ``(d, d)`` float64 tensors, as a
-    0-d float64 tensor, by equation (2) with one of two factors B of sigma1 = B^T B:
+    0-d float64 tensor, by equation (2) with a factor B of sigma1 or of sigma2 (tr sqrt(s1 s2) =
+    tr sqrt(s2 s1)), the first of these that applies:
 
     * where sigma1 or sigma2 has a Cholesky factor L (positive definite), B = L^T of that one: a
       Cholesky, two products and one ``eigvalsh`` (no eigenvectors);

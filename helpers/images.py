@@ -7,6 +7,11 @@ import torch
 from torch import Tensor
 
 
+def as_float(images: Tensor) -> Tensor:
+    """uint8 images -> float32 in [0, 1] (divided by 255); float images unchanged. Any shape."""
+    return images.float() / 255 if images.dtype == torch.uint8 else images
+
+
 def as_batch(image: np.ndarray) -> Tensor:
     """A NumPy image, ``(H, W)`` or ``(H, W, C)``, as a batch of one: ``(1, C, H, W)``, same dtype.
 

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from helpers.data import DatasetInfo, load_split
+from helpers.images import as_float
 from helpers.loader import TensorLoader
 from helpers.losses import get_loss
 from helpers.models.vae import VAE, kl_divergence
@@ -80,11 +81,6 @@ def vae_data(name: str, train: int, val: int, test: int, side: int = 32, mode: s
         splits[split] = loaded
     return VAEData(*((pad_to(s.images, side), s.labels) for s in splits.values()),
                    info=splits["train"].info, val_info=splits["val"].info, side=side)
-
-
-def as_float(images: Tensor) -> Tensor:
-    """uint8 images -> float32 in [0, 1]; float images unchanged."""
-    return images.float() / 255 if images.dtype == torch.uint8 else images
 
 
 # --------------------------------------------------------------------------------------------
@@ -217,7 +213,8 @@ def sharpness_ratio(output: Tensor, target: Tensor) -> float:
 def edge_share(output: Tensor, target: Tensor) -> float:
     """The share of the originals' gradients that the reconstructions reproduce in place:
     ``<grad output, grad target> / |grad target|^2`` over all images (1 for a copy, 0 for a flat
-    image; misplaced edges do not count, and extra contrast counts only along the originals' edges)."""
+    image; misplaced edges do not count, and extra contrast counts only along the originals' edges: a
+    projection coefficient, above 1 for edges stronger than the originals', negative for inverted ones)."""
     (ox, oy), (tx, ty) = _gradients(output), _gradients(target)
     return float(((ox * tx).sum() + (oy * ty).sum()) / (tx.pow(2).sum() + ty.pow(2).sum()))
 

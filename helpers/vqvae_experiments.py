@@ -24,7 +24,6 @@ import csv
 import functools
 import json
 import math
-import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from helpers.data import DatasetInfo, load_split
+from helpers.images import as_float
 from helpers.loader import TensorLoader
 from helpers.locks import exclusive
 from helpers.losses import LOSSES, get_loss
@@ -158,11 +158,6 @@ def zoo_data(preferred: str, fallback: str, train: int, val: int, test: int, pro
             raise ValueError(f"the {split.info.split} split of {chosen} has {len(split.images)} images; "
                              f"{wanted} were asked for")
     return ZooData(*((s.images, s.labels) for s in splits), *(s.info for s in splits), reason=reason)
-
-
-def as_float(images: Tensor) -> Tensor:
-    """uint8 images -> float32 in [0, 1]; float images unchanged."""
-    return images.float() / 255 if images.dtype == torch.uint8 else images
 
 
 # --------------------------------------------------------------------------------------------
@@ -327,7 +322,7 @@ def step_times(make_model: Callable[[], VQVAE], names: Sequence[str], batch: Ten
     reconstruction loss of ``names``, on the same ``batch`` ``(N, C, H, W)`` in [0, 1], measured
     interleaved: ``repeats`` rounds, each timing one step of every loss, the order rotated each round so
     no loss always runs first. Each loss trains its own copy of one initial model; one untimed step
-    each first. Returns ``{name: [seconds per round]}``; take the median (:func:`relative_times`)."""
+    each first. Returns ``{name: [seconds per round]}``; pair them by round (:func:`time_ratios`)."""
     check_configurations(names)
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"repeats must be a positive int; got {repeats!r}")
@@ -353,14 +348,6 @@ def step_times(make_model: Callable[[], VQVAE], names: Sequence[str], batch: Ten
                 torch.cuda.synchronize(device)
             seconds[name].append(clock() - began)
     return seconds
-
-
-def relative_times(seconds: Mapping[str, Sequence[float]], reference: str = "mse") -> dict[str, float]:
-    """Median seconds of each name over the median of ``reference``: 1.10 means 10 % slower."""
-    if reference not in seconds:
-        raise ValueError(f"seconds must hold the reference {reference!r}; got {sorted(seconds)}")
-    base = statistics.median(seconds[reference])
-    return {name: statistics.median(values) / base for name, values in seconds.items()}
 
 
 def loss_scales(model: VQVAE, names: Sequence[str], images: Tensor) -> dict[str, dict[str, float]]:
@@ -568,8 +555,7 @@ Readings = Mapping[str, Mapping[str, Sequence[float]]]
 @functools.lru_cache(maxsize=256)  # every verdict asks for the same few quantiles
 def t_quantile(p: float, df: int) -> float:
     """The ``p`` quantile (0.5 < p < 1) of Student's t with ``df`` >= 1 degrees of freedom: the
-    density integrated by Simpson's rule (accurate to about 1e-9 here), the quantile by bisection.
-    Written out because SciPy is only a development dependency."""
+    density integrated by Simpson's rule (accurate to about 1e-9 here), the quantile by bisection."""
     if not 0.5 < p < 1:
         raise ValueError(f"p must be in (0.5, 1); got {p!r}")
     if isinstance(df, bool) or not isinstance(df, int) or df < 1:
@@ -807,7 +793,3 @@ def claim_checks(readings: Readings, level: float = 0.95) -> dict[str, Claim]:
         claims[name] = Claim(name, CLAIMS[name], tuple(pairs), per, combine(list(per.values())))
     return claims
 
-
-def finite(values: Sequence[float]) -> bool:
-    """True when every value is a finite number."""
-    return all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)

@@ -34,7 +34,6 @@ from helpers.vqvae_experiments import (
     pairwise_orders,
     parse_configuration,
     ranks,
-    relative_times,
     spearman,
     step_times,
     t_quantile,
@@ -255,13 +254,9 @@ def test_job_array_tasks_starting_at_once_train_the_classifier_once(tmp_path):
     assert len(rows) == 1 + 3  # header and three epochs: trained once, not three times over each other
 
 
-def test_mean_std_and_relative_times():
+def test_mean_std():
     assert mean_std([1.0, 3.0]) == (2.0, pytest.approx(2 ** 0.5))
     assert mean_std([4.0]) == (4.0, 0.0)
-    relative = relative_times({"mse": [1.0, 2.0, 9.0], "ssim": [2.2, 2.0, 2.4]})
-    assert relative == {"mse": 1.0, "ssim": pytest.approx(1.1)}
-    with pytest.raises(ValueError):
-        relative_times({"ssim": [1.0]})
     with pytest.raises(ValueError):
         mean_std([])
 
