@@ -2,7 +2,10 @@
 
 - the "Open in Colab" badge in each notebook's first cell, pointing at that notebook's own path;
 - the setup cell, the same text in every notebook (its first code cell);
-- the README's table of notebooks, between ``<!-- notebooks:start -->`` and ``<!-- notebooks:end -->``.
+- the README's table of notebooks, between ``<!-- notebooks:start -->`` and ``<!-- notebooks:end -->``;
+- the README's result paragraph of each training notebook, between ``<!-- results:NAME:start -->`` and
+  ``<!-- results:NAME:end -->``, written from the per-run measurements its ``cpu`` run committed under
+  ``results/NAME/`` (:mod:`helpers.results`) by the function :data:`RESULT_SUMMARIES` names.
 
     python -m helpers.generate           # rewrite whatever is out of date
     python -m helpers.generate --check   # exit 1 and name what is out of date (the tests do this)
@@ -14,12 +17,14 @@ A notebook's first cell is: a ``# NN · Title`` line, the badge line, an italic 
 from __future__ import annotations
 
 import argparse
+import importlib
 import re
 import sys
 from pathlib import Path
 
 import nbformat
 
+from helpers import results
 from helpers.config import course_notebooks, repo_root
 
 REPOSITORY = "ssim-course/ssim-course"  # owner/name on GitHub; a fork changes it here only
@@ -43,6 +48,14 @@ if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", COURSE_DIR], check=True)
     sys.path.insert(0, COURSE_DIR)
     os.environ.setdefault("COURSE_ROOT", COURSE_DIR)"""
+
+#: notebook -> "module:function" that turns its committed results' ``data`` into the README's paragraph
+RESULT_SUMMARIES = {
+    "04_el_vae": "helpers.vae_claims:el_vae_summary",
+    "05_cvae": "helpers.vae_claims:cvae_summary",
+    "06_overfitting": "helpers.overfitting:readme_summary",
+    "07_fid_analysis": "helpers.vqvae_experiments:readme_summary",
+}
 
 _BADGE_LINE = re.compile(r"^\[!\[Open In Colab\]\(.*\)\]\(.*\)$", re.MULTILINE)
 _TITLE = re.compile(r"^#\s+(.+)$", re.MULTILINE)
@@ -104,13 +117,35 @@ def render_table(notebooks: list[Path]) -> str:
     return "\n".join(rows)
 
 
+def _replace_between(text: str, start: str, end: str, content: str) -> str:
+    if start not in text or end not in text:
+        raise ValueError(f"README.md must hold the markers {start} and {end}")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{content}\n{end}{tail}"
+
+
+def result_markers(notebook: str) -> tuple[str, str]:
+    """The README's markers around ``notebook``'s generated result paragraph."""
+    return f"<!-- results:{notebook}:start -->", f"<!-- results:{notebook}:end -->"
+
+
+def render_results(notebook: str) -> str:
+    """``notebook``'s result paragraph, from its committed ``results/<notebook>/runs.json``."""
+    module, _, function = RESULT_SUMMARIES[notebook].partition(":")
+    summary = getattr(importlib.import_module(module), function)
+    return summary(results.load(notebook, "runs")["data"])
+
+
 def render_readme(text: str, notebooks: list[Path]) -> str:
-    """``text`` (the README) with the table between its markers replaced."""
-    if TABLE_START not in text or TABLE_END not in text:
-        raise ValueError(f"README.md must hold the markers {TABLE_START} and {TABLE_END}")
-    head, rest = text.split(TABLE_START, 1)
-    _, tail = rest.split(TABLE_END, 1)
-    return f"{head}{TABLE_START}\n{render_table(notebooks)}\n{TABLE_END}{tail}"
+    """``text`` (the README) with the table and every result paragraph whose markers it holds
+    replaced."""
+    text = _replace_between(text, TABLE_START, TABLE_END, render_table(notebooks))
+    for notebook in RESULT_SUMMARIES:
+        start, end = result_markers(notebook)
+        if start in text:
+            text = _replace_between(text, start, end, render_results(notebook))
+    return text
 
 
 def stale_files(write: bool) -> list[Path]:

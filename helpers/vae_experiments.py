@@ -279,17 +279,6 @@ def test_report(model: VAE, split: tuple[Tensor, Tensor]) -> dict[str, float]:
     }
 
 
-def summarise(reports: Sequence[dict[str, float]]) -> dict[str, tuple[float, float]]:
-    """``{column: (mean, std)}`` over runs (std with ``ddof=1``; 0 for one run)."""
-    if not reports:
-        raise ValueError("reports must hold at least one report; got none")
-    out = {}
-    for column in reports[0]:
-        values = np.array([r[column] for r in reports], dtype=float)
-        out[column] = (float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0)
-    return out
-
-
 # --------------------------------------------------------------------------------------------
 # Matching the rate
 # --------------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ def course(tmp_path, monkeypatch):
     (tmp_path / "pyproject.toml").write_text("")
     shutil.copytree(config.notebooks_dir(), tmp_path / "notebooks")
     shutil.copy(config.repo_root() / "README.md", tmp_path / "README.md")
+    if (config.repo_root() / "results").is_dir():
+        shutil.copytree(config.repo_root() / "results", tmp_path / "results")
     monkeypatch.setenv(config.ROOT_ENV, str(tmp_path))
     return tmp_path
 
@@ -55,3 +57,26 @@ def test_notebook_without_summary_is_refused(course):
     nbformat.write(nb, course / "notebooks" / "02_bad.ipynb")
     with pytest.raises(ValueError, match="02_bad.ipynb.*summary"):
         generate.stale_files(write=False)
+
+
+def test_the_readme_agrees_with_the_committed_results():
+    """Every generated part of the real README, the result paragraphs included, is what the committed
+    results give: a number in a result paragraph that no run wrote fails here."""
+    readme = (config.repo_root() / "README.md").read_text()
+    for notebook in generate.RESULT_SUMMARIES:
+        start, end = generate.result_markers(notebook)
+        assert start in readme and end in readme, f"README.md lacks the result markers of {notebook}"
+    assert generate.stale_files(write=False) == []
+
+
+def test_a_result_paragraph_follows_its_results(course):
+    start, end = generate.result_markers("04_el_vae")
+    readme = course / "README.md"
+    text = readme.read_text()
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    readme.write_text(f"{head}{start}\nNotebook 04: a number nobody measured, 0.999.\n{end}{tail}")
+    assert generate.stale_files(write=False) == [readme]
+    generate.stale_files(write=True)
+    assert "0.999" not in readme.read_text().split(start, 1)[1].split(end, 1)[0]
+    assert generate.stale_files(write=False) == []

@@ -1,0 +1,92 @@
+"""The per-run measurements a training notebook's claims are decided from, saved as small JSON files.
+
+A notebook calls :func:`save` with the final metrics of each of its runs and the verdicts it printed.
+The ``cpu`` profile's files are the course's reference results: they go to ``results/<notebook>/`` and
+are committed, so that the unit tests re-decide each claim from them without training, and
+``python -m helpers.generate`` writes the README's result numbers from them. Every other profile writes
+to ``runs/<profile>/results/<notebook>/`` (git-ignored), so a smoke, GPU or Colab run never changes
+the committed files.
+
+A file holds ``{"notebook", "name", "profile", "environment": {...}, "data": ...}``; ``data`` is whatever
+JSON the notebook passes (lists, dicts, numbers, strings), floats written as Python writes them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from helpers import config
+
+REFERENCE_PROFILE = "cpu"  # the profile whose results are committed and quoted in the README
+
+
+def results_dir(notebook: str, profile: str | None = None) -> Path:
+    """``results/<notebook>/`` for the reference profile, ``runs/<profile>/results/<notebook>/`` else."""
+    profile = config.resolve_profile(profile)
+    if profile == REFERENCE_PROFILE:
+        return config.repo_root() / "results" / notebook
+    return config.runs_dir(profile) / "results" / notebook
+
+
+def environment() -> dict[str, Any]:
+    """What the numbers may move with: torch's version, its thread count, ``OMP_NUM_THREADS`` and the
+    Python version (no host name, no path, no date)."""
+    return {"torch": torch.__version__, "threads": torch.get_num_threads(),
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "python": platform.python_version()}
+
+
+def _check_json(value: Any, where: str = "data") -> None:
+    if isinstance(value, bool) or value is None or isinstance(value, str | int):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{where} must hold finite numbers (JSON has no NaN); got {value!r}")
+        return
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check_json(item, f"{where}[{i}]")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{where} must have string keys; got {key!r}")
+            _check_json(item, f"{where}[{key!r}]")
+        return
+    raise ValueError(f"{where} must be JSON: lists, dicts with string keys, numbers, strings; got "
+                     f"{type(value).__name__} {value!r}")
+
+
+def save(notebook: str, name: str, data: Any, profile: str | None = None) -> Path:
+    """Write ``data`` (JSON: finite numbers, strings, lists, dicts with string keys) as
+    ``<name>.json`` in :func:`results_dir`, through a temporary file so that an interrupted write
+    leaves the old file whole. Returns the path."""
+    if not name or "/" in name or name.startswith("."):
+        raise ValueError(f"name must be a plain file name without '/'; got {name!r}")
+    _check_json(data)
+    profile = config.resolve_profile(profile)
+    folder = results_dir(notebook, profile)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
+    record = {"notebook": notebook, "name": name, "profile": profile, "environment": environment(),
+              "data": data}
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(record, indent=1, sort_keys=False) + "\n")
+    temporary.replace(path)
+    return path
+
+
+def load(notebook: str, name: str, profile: str | None = REFERENCE_PROFILE) -> dict[str, Any]:
+    """The whole record of ``<name>.json`` (``data``, ``environment``, ...). Raises
+    ``FileNotFoundError`` naming the file and the notebook that writes it."""
+    path = results_dir(notebook, profile) / f"{name}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: run notebook {notebook} with profile {profile!r} "
+                                "to write it")
+    return json.loads(path.read_text())
