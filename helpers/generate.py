@@ -137,6 +137,35 @@ def render_results(notebook: str) -> str:
     return summary(results.load(notebook, "runs")["data"])
 
 
+REPLICATION_START, REPLICATION_END = "<!-- replication:start -->", "<!-- replication:end -->"
+
+
+def render_replication() -> str:
+    """The README's table of each training notebook's reference run (``runs.json``) against its
+    replication (``replication.json``, the same profile at another thread count)."""
+    rows = ["| notebook | threads | claims | verdicts that changed | numbers compared | "
+            "largest relative move |", "|---|---|---|---|---|---|"]
+    for notebook in RESULT_SUMMARIES:
+        try:
+            first = results.load(notebook, "runs")
+        except FileNotFoundError:
+            rows.append(f"| {notebook} | | | no reference results committed | | |")
+            continue
+        threads = first["environment"]["threads"]
+        try:
+            second = results.load(notebook, "replication")
+        except FileNotFoundError:
+            claims = len(first["data"]["verdicts"])
+            rows.append(f"| {notebook} | {threads} | {claims} | not replicated yet | | |")
+            continue
+        found = results.compare(notebook, first, second)
+        changed = "; ".join(f"{k}: {a} → {b}" for k, (a, b) in found.verdicts_changed.items()) or "none"
+        rows.append(f"| {notebook} | {threads} and {second['environment']['threads']} "
+                    f"| {found.claims} | {changed} | {found.numbers} | {found.largest_move:.2%} "
+                    f"(`{found.largest_at}`) |")
+    return "\n".join(rows)
+
+
 def render_readme(text: str, notebooks: list[Path]) -> str:
     """``text`` (the README) with the table and every result paragraph whose markers it holds
     replaced."""
@@ -145,6 +174,8 @@ def render_readme(text: str, notebooks: list[Path]) -> str:
         start, end = result_markers(notebook)
         if start in text:
             text = _replace_between(text, start, end, render_results(notebook))
+    if REPLICATION_START in text:
+        text = _replace_between(text, REPLICATION_START, REPLICATION_END, render_replication())
     return text
 
 

@@ -17,6 +17,8 @@ import json
 import math
 import os
 import platform
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +92,44 @@ def load(notebook: str, name: str, profile: str | None = REFERENCE_PROFILE) -> d
         raise FileNotFoundError(f"{path} does not exist: run notebook {notebook} with profile {profile!r} "
                                 "to write it")
     return json.loads(path.read_text())
+
+
+def _numbers(value: Any, path: str = "") -> dict[str, float]:
+    """Every number of a JSON value, keyed by its path (``matched/mse/0/kl``)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return {}
+    if isinstance(value, int | float):
+        return {path: float(value)}
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    found = {}
+    for key, item in items:
+        found.update(_numbers(item, f"{path}/{key}" if path else str(key)))
+    return found
+
+
+@dataclass(frozen=True)
+class Replication:
+    """Two runs of one notebook's record compared: the verdicts that differ (claim -> (first,
+    second)), how many numbers the records share, and the largest relative move of a number,
+    ``|b - a| / max(|a|, |b|)``, with its path."""
+
+    notebook: str
+    verdicts_changed: dict[str, tuple[str, str]]
+    claims: int
+    numbers: int
+    largest_move: float
+    largest_at: str
+
+
+def compare(notebook: str, first: Mapping[str, Any], second: Mapping[str, Any]) -> Replication:
+    """Compare two records (:func:`load` results) of ``notebook``: their ``data["verdicts"]`` and every
+    number they share (the verdicts and the seeds aside)."""
+    a, b = first["data"], second["data"]
+    va, vb = a.get("verdicts", {}), b.get("verdicts", {})
+    changed = {k: (va.get(k, "missing"), vb.get(k, "missing")) for k in sorted(set(va) | set(vb))
+               if va.get(k) != vb.get(k)}
+    na, nb = _numbers({k: v for k, v in a.items() if k not in ("verdicts", "seeds")}), _numbers(b)
+    shared = [k for k in na if k in nb]
+    moves = {k: abs(nb[k] - na[k]) / max(abs(na[k]), abs(nb[k])) if na[k] != nb[k] else 0.0 for k in shared}
+    worst = max(moves, key=moves.get) if moves else ""
+    return Replication(notebook, changed, len(set(va) | set(vb)), len(shared), moves.get(worst, 0.0), worst)

@@ -69,8 +69,7 @@ class Summary:
 def summary(values: Sequence[float]) -> Summary:
     """The :class:`Summary` of ``values`` (one value per seed, at least one, finite)."""
     array = _values("values", values)
-    described = stats.describe(array) if len(array) > 1 else None
-    std = math.sqrt(described.variance) if described is not None else 0.0
+    std = float(np.std(array, ddof=1)) if len(array) > 1 else 0.0
     return Summary(float(array.mean()), std, len(array))
 
 

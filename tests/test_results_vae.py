@@ -111,9 +111,22 @@ def test_results_are_written_whole_under_runs_for_other_profiles(tmp_path, monke
     assert path == tmp_path / "runs" / "smoke" / "results" / "99_test" / "runs.json"
     assert json.loads(path.read_text())["data"] == {"a": [1.0, 2], "b": {"c": "x"}}
     assert results.load("99_test", "runs", "smoke")["environment"]["torch"]
-    assert results.save("99_test", "runs", {}, profile="cpu") == tmp_path / "results" / "99_test" / "runs.json"
+    reference = results.save("99_test", "runs", {}, profile="cpu")
+    assert reference == tmp_path / "results" / "99_test" / "runs.json"
     for bad in ({"a": float("nan")}, {1: 2}, {"a": object()}):
         with pytest.raises(ValueError, match="data"):
             results.save("99_test", "bad", bad, profile="smoke")
     with pytest.raises(FileNotFoundError, match="run notebook 99_test"):
         results.load("99_test", "missing", "smoke")
+
+
+def test_compare_names_changed_verdicts_and_the_largest_move():
+    first = {"data": {"seeds": [0, 1], "a": [1.0, 2.0], "b": {"c": 4.0},
+                      "verdicts": {"x": "holds", "y": "holds"}}}
+    second = {"data": {"seeds": [0, 1], "a": [1.0, 2.2], "b": {"c": 4.0},
+                       "verdicts": {"x": "holds", "y": "unresolved"}}}
+    found = results.compare("04_el_vae", first, second)
+    assert found.verdicts_changed == {"y": ("holds", "unresolved")} and found.claims == 2
+    assert found.numbers == 3 and found.largest_at == "a/1"
+    assert found.largest_move == pytest.approx(0.2 / 2.2)
+    assert results.compare("04_el_vae", first, first).verdicts_changed == {}
