@@ -1,4 +1,4 @@
-"""The notebook contract of COURSE.md, checked on every notebook of the course."""
+"""The notebook contract (CONTRIBUTING.md, from COURSE.md), checked on every notebook of the course."""
 
 from __future__ import annotations
 
@@ -121,3 +121,10 @@ def test_setup_cell_in_colab_installs_the_course_but_not_torch(monkeypatch):
     assert install[1:4] == ["-m", "pip", "install"] and clone[-1] == install[-1]
     assert not any("torch" in part for part in install)
     assert sys.path[0] == clone[-1]
+
+
+def test_the_contract_is_written_down_where_this_test_points():
+    text = (repo_root() / "CONTRIBUTING.md").read_text()
+    for part in ("## The notebook contract", "`parameters`", "assert", "helpers/stats.py", "results/",
+                 "## Where a change goes"):
+        assert part in text, f"CONTRIBUTING.md lacks {part!r}"
