@@ -16,19 +16,16 @@ from helpers.models.gdn_autoencoder import GDNAutoencoder
 from helpers.overfitting import (
     PatternData,
     PatternObjective,
-    difference,
-    differs,
     diverged,
-    false_positive_rate,
     forward_macs,
     gap_growth,
     gap_onset,
     mean_pattern_baseline,
-    mean_std,
     offset_parts,
     pattern_metrics,
     plateau_onset,
     relative_gap,
+    run_record,
     tail_mean,
     train_pattern_model,
 )
@@ -116,18 +113,6 @@ def test_mean_pattern_baseline_measures_the_mean_training_pattern():
         mean_pattern_baseline(data, batch_size=0)
 
 
-def test_false_positive_rate_of_the_range_rule():
-    two, three = false_positive_rate(2), false_positive_rate(3)
-    # 200,000 trials: the standard error is under 0.001, so these bands are wide enough
-    assert 0.20 < two < 0.23 and 0.04 < three < 0.06
-    assert three < false_positive_rate(3, 2) < two  # a third seed on one arm helps half as much
-    assert false_positive_rate(2, seed=1) != two  # a simulation, not a constant
-    with pytest.raises(ValueError, match="at least 2"):
-        false_positive_rate(1)
-    with pytest.raises(ValueError, match="trials"):
-        false_positive_rate(2, trials=0)
-
-
 def test_plateau_onset_rule():
     assert plateau_onset([10, 9, 8, 7, 6]) is None  # still improving by more than 1 % at the end
     # best 7 at epoch 3; 7.0, 6.99 and 7.2 are none 1 % below it: three epochs of patience
@@ -192,18 +177,34 @@ def test_tail_mean_and_diverged():
         diverged([1.0, math.inf])
 
 
-def test_mean_std_and_differs():
-    assert mean_std([1.0, 3.0]) == (2.0, pytest.approx(math.sqrt(2)))
-    assert mean_std([4.0]) == (4.0, 0.0)
-    assert differs([5.0, 5.2], [1.0, 1.3]) == 1
-    assert differs([1.0, 1.3], [5.0, 5.2]) == -1
-    assert differs([1.0, 2.0], [1.5, 1.6]) == 0  # the difference is within the seed-to-seed range
-    assert difference([1.0, 2.0], [1.5, 1.6]) == (pytest.approx(-0.05), pytest.approx(1.0))
-    assert difference([5.0, 5.2], [1.0, 1.3]) == (pytest.approx(3.95), pytest.approx(0.3))
-    with pytest.raises(ValueError, match="at least one"):
-        differs([], [1.0])
-    with pytest.raises(ValueError, match="non-empty"):
-        mean_std([])
+def test_run_record_holds_the_final_measurements_the_claims_use():
+    # relative gaps (own loss, eval mode) 0.5, 0.4, 0.3, 0.2: the last three average 0.3, growth -0.2
+    history = [{"train_eval_loss": 10 * (1 - g), "val_loss": 10.0, "train_loss": 11.0,
+                "train_eval_ms_ssim_loss": 0.1, "val_ms_ssim_loss": 0.2 + e}
+               for e, g in enumerate((0.5, 0.4, 0.3, 0.2))]
+    found = run_record(history, loss="mse", code=64, pairs=128, seed=2)
+    identity = {k: found[k] for k in overfitting.RUN_IDENTITY}
+    assert identity == {"loss": "mse", "code": 64, "pairs": 128, "seed": 2}
+    assert found["train_eval_loss"] == pytest.approx(7.0) and found["val_loss"] == 10.0
+    assert found["gap"] == pytest.approx(0.3) and found["growth"] == pytest.approx(-0.2)
+    assert found["gap_train_mode"] == pytest.approx(-0.1)  # the train-mode mean above validation
+    common = np.mean([(v - 0.1) / v for v in (1.2, 2.2, 3.2)])  # 1 - MS-SSIM: train 0.1, val 0.2 + epoch
+    assert found["val_ms_ssim_loss"] == pytest.approx(2.2) and found["common_gap"] == pytest.approx(common)
+    assert (found["val_first"], found["val_last"]) == (10.0, 10.0)
+    assert run_record(history, loss="mse", code=64, pairs=128, seed=2, tail=1)["gap"] == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="seed"):
+        run_record(history, loss="mse", code=64, pairs=128, seed=-1)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        run_record(history, loss="ssim", code=64, pairs=128, seed=0)
+
+
+def test_any_of_is_the_verdict_of_either():
+    any_of = overfitting._any_of
+    assert any_of(["unresolved", "holds"]) == "holds"
+    assert any_of(["reversed", "reversed"]) == "reversed"
+    assert any_of(["reversed", "unresolved"]) == "unresolved"
+    with pytest.raises(ValueError, match="verdicts"):
+        any_of(["yes"])
 
 
 def test_first_keeps_the_first_pairs_and_says_so():

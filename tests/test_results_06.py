@@ -1,0 +1,181 @@
+"""Notebook 06's claims re-decided without training: from the committed reference run
+(``results/06_overfitting/runs.json``) and from synthetic runs with a known effect and with none."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from helpers import results, stats
+from helpers.overfitting import CLAIM_GROUPS, RUN_IDENTITY, claim_names, claims, readme_summary
+
+DESIGN = {"losses": ["ms_ssim", "mse", "bce"], "swept": ["ms_ssim", "mse"], "shown_code": 64,
+          "code_pairs": 128, "train_images": 512, "codes": [1, 64, 256], "train_sizes": [128, 512],
+          "level": 0.95, "tail": 3, "profile": "test", "label": "synthetic test runs", "steps": 160}
+SEEDS = (0, 1, 2, 3)
+SEED_EFFECT = (0.3, -0.1, 0.2, -0.4)  # what seed s does to every arm alike: large, and of mean 0
+ALTERNATING = (1, -1, 1, -1)  # each arm's own noise: of mean 0 over the seeds, so no effect stays none
+BASE = {"val_first": 1.0, "val_last": 1.0, "val_ms_ssim_loss": 1.0, "bn_rel": 0.0, "lag_rel": 0.0,
+        "gap": 0.0, "gap_train_mode": 0.0, "shown_first": 1.0, "shown_last": 1.0, "bce_raw": 1.0,
+        "bce_clamped": 1.0, "train_eval_loss": 1.0, "val_loss": 1.0, "common_gap": 0.0, "growth": 0.0}
+
+
+def _shift(loss: str, code: int, pairs: int, key: str) -> float:
+    """Where the synthetic effect lies: in every claim's direction but one (code 256 fits *better*)."""
+    if key in ("val_first", "bn_rel", "lag_rel", "shown_first", "bce_raw"):
+        return 1.0
+    if key in ("val_ms_ssim_loss", "gap_train_mode"):
+        return -1.0
+    if key in ("common_gap", "growth"):
+        return float(loss == "ms_ssim")
+    if key == "gap" and pairs == 128:
+        return {1: -1.0, 64: 1.0}.get(code, 0.0)
+    if key in ("train_eval_loss", "val_loss"):
+        return {1: float(key == "train_eval_loss"), 256: -1.0}.get(code, 0.0)
+    return 0.0
+
+
+def _arms() -> list[tuple[str, int, int]]:
+    arms = [(loss, 64, 512) for loss in DESIGN["losses"]] + [("bce", 64, 128)]
+    arms += [(loss, code, 128) for loss in DESIGN["swept"] for code in DESIGN["codes"]]
+    return arms
+
+
+def _synthetic(effect: float, seeds=SEEDS) -> dict:
+    """Every run the claims need, each value = base + effect x shift + the seed's effect + a little noise
+    of the arm's own that averages to 0 over the seeds."""
+    runs = []
+    for index, (loss, code, pairs) in enumerate(_arms()):
+        for seed in seeds:
+            run = {"loss": loss, "code": code, "pairs": pairs, "seed": seed}
+            for k, (key, base) in enumerate(BASE.items()):
+                own = 0.01 * (1 + (0.37 * (index + 1) + 0.11 * k) % 1) * ALTERNATING[seed]
+                run[key] = base + effect * _shift(loss, code, pairs, key) + SEED_EFFECT[seed] + own
+            runs.append(run)
+    baseline = {str(n): {"ms_ssim_loss": {"train": 1.0, "val": 1.0, "gap": 0.0}} for n in (128, 512)}
+    return {"design": dict(DESIGN), "baseline": baseline, "runs": runs}
+
+
+def _verdicts(found) -> dict[str, str]:
+    return {name: claim.verdict for name, claim in found.items()}
+
+
+def test_a_known_effect_is_found_where_it_lies():
+    found = claims(_synthetic(1.0))
+    reversed_ = {name for name, c in found.items() if c.verdict == stats.REVERSED}
+    # code 256 fits better than code 64: "code 256 fits the training pairs worse" is the one reversed claim
+    assert reversed_ == {f"code: code 256 fits the training pairs worse than code 64 ({name}, 128 pairs)"
+                         for name in ("MS-SSIM", "MSE")}
+    assert all(c.verdict == stats.HOLDS for name, c in found.items() if name not in reversed_)
+    names = claim_names(DESIGN)
+    for role in ("question_1", "question_2", "control", "survives"):
+        assert found[names[role]].verdict == stats.HOLDS and found[names[role]].difference is None
+    # the seed effect (a spread of 0.7 in each arm) cancels in the pairs: the difference is the effect
+    loss = found[names["loss_common_mse"]].difference
+    assert loss.mean == pytest.approx(1.0, abs=0.02) and loss.high - loss.low < 0.1 and loss.n == 4
+
+
+def test_the_same_effect_reversed_reverses_the_claims():
+    found = claims(_synthetic(-1.0))
+    names = claim_names(DESIGN)
+    assert found[names["question_1"]].verdict == stats.REVERSED
+    assert found[names["survives"]].verdict == stats.REVERSED
+    assert found[names["data"]].verdict == stats.REVERSED
+
+
+def test_no_effect_leaves_every_claim_unresolved_with_what_the_design_resolves():
+    found = claims(_synthetic(0.0))
+    assert {c.verdict for c in found.values()} == {stats.UNRESOLVED}
+    for claim in found.values():
+        if claim.difference is not None:
+            assert claim.difference.low < 0 < claim.difference.high or claim.difference.std == 0
+            assert claim.difference.resolvable >= 0
+            assert "unresolved" in claim.describe()
+
+
+def test_each_group_alone_gives_its_claims_and_nothing_made_of_others():
+    data = _synthetic(1.0)
+    every = claims(data)
+    for group in CLAIM_GROUPS:
+        alone = claims(data, groups=[group])
+        assert alone and all(c.group == group and c.difference is not None for c in alone.values())
+        assert _verdicts(alone) == {n: v for n, v in _verdicts(every).items() if n in alone}
+    with pytest.raises(ValueError, match="groups"):
+        claims(data, groups=["speed"])
+
+
+def test_arms_with_different_seeds_are_paired_on_the_seeds_both_have():
+    data = _synthetic(1.0)
+    gone = ("ms_ssim", 64, 512, 3)
+    data["runs"] = [r for r in data["runs"] if tuple(r[k] for k in RUN_IDENTITY) != gone]
+    found = claims(data)
+    claim = found[claim_names(DESIGN)["data"]]  # MS-SSIM code 64: 128 pairs (4 seeds) against 512 (3)
+    assert claim.seeds == (0, 1, 2) and claim.difference.n == 3
+    assert "seed 3 of MS-SSIM code 64, 128 pairs" in claim.unpaired and claim.unpaired in claim.describe()
+    assert claim.verdict == stats.HOLDS
+    assert found[claim_names(DESIGN)["loss_common_mse"]].unpaired == ""  # 128 pairs: all four seeds
+
+
+def test_one_seed_is_unresolved_and_a_missing_run_is_named():
+    one = claims(_synthetic(1.0, seeds=(0,)))
+    assert {c.verdict for c in one.values()} == {stats.UNRESOLVED}
+    data = _synthetic(1.0)
+    data["runs"] = [r for r in data["runs"] if (r["loss"], r["code"]) != ("mse", 256)]
+    with pytest.raises(ValueError, match="no run of MSE code 256, 128 pairs"):
+        claims(data)
+    data = _synthetic(1.0)
+    del data["runs"][0]["bn_rel"]
+    with pytest.raises(ValueError, match="bn_rel"):
+        claims(data)
+    data = _synthetic(1.0)
+    data["runs"].append(copy.deepcopy(data["runs"][0]))
+    with pytest.raises(ValueError, match="twice"):
+        claims(data)
+
+
+def test_readme_summary_words_the_numbers_of_the_data():
+    data = _synthetic(1.0)
+    text = readme_summary(data)
+    found, names = claims(data), claim_names(DESIGN)
+    assert len(text.split()) <= 150 and "\n" not in text
+    for role in ("loss_common_mse", "loss_common_bce", "narrower", "data", "measurement"):
+        d = found[names[role]].difference
+        assert f"{d.mean:+#.3g} [{d.low:+#.3g}, {d.high:+#.3g}] (holds)" in text
+    assert "question 1 (loss) **holds**" in text and f"Of {len(found)} claims" in text
+    unresolved = readme_summary(_synthetic(0.0))
+    assert "resolvable: ±" in unresolved and "**unresolved**" in unresolved
+
+
+# --------------------------------------------------------------------------------------------
+# The reference run
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return results.load("06_overfitting", "runs")
+
+
+def test_the_reference_run_is_the_cpu_profile_with_every_run_named(reference):
+    assert reference["profile"] == results.REFERENCE_PROFILE == reference["data"]["design"]["profile"]
+    runs = reference["data"]["runs"]
+    identities = [tuple(r[k] for k in RUN_IDENTITY) for r in runs]
+    assert len(identities) == len(set(identities)) > 0
+
+
+def test_the_saved_verdicts_are_what_claims_decides_from_the_saved_runs(reference):
+    data = reference["data"]
+    found = claims(data)
+    assert _verdicts(found) == data["verdicts"]
+    for claim in found.values():
+        assert claim.verdict in stats.VERDICTS
+        if claim.difference is not None:
+            assert claim.verdict != stats.HOLDS or claim.difference.low > 0
+            assert claim.verdict != stats.REVERSED or claim.difference.high < 0
+
+
+def test_the_readme_summary_of_the_reference_run_renders(reference):
+    text = readme_summary(reference["data"])
+    assert len(text.split()) <= 150 and "`cpu` profile" in text
+    assert text.count("**") >= 8  # the verdicts of questions 1 and 2, the control, the explanation
