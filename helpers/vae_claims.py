@@ -105,7 +105,8 @@ def el_vae_summary(data: Mapping[str, Any]) -> str:
                      f"{d.mean:+.4f} [{d.low:+.4f}, {d.high:+.4f}], {d.verdict}{resolvable}.")
     own = [name for name in OWN_MEASURE_CLAIMS if claims[name].verdict == stats.HOLDS]
     lines.append(f"Of the claims that each model wins the measures nearest its loss "
-                 f"({', '.join(OWN_MEASURE_CLAIMS)}), {', '.join(own) or 'none'} hold; the others do not.")
+                 f"({', '.join(OWN_MEASURE_CLAIMS)}), {len(own)} hold ({', '.join(own) or 'none'}); "
+                 f"{len(OWN_MEASURE_CLAIMS) - len(own)} do not.")
     return " ".join(lines)
 
 
@@ -130,7 +131,7 @@ BETA_CLAIMS = {"ssim": -1, "kl": -1, "accuracy": +1}
 def cvae_claims(data: Mapping[str, Any], level: float = stats.LEVEL) -> dict[str, stats.Difference]:
     """Notebook 05's claims on its saved record (``data["grid"]``: a list of ``{"alpha", "beta",
     "reports": [report per seed]}``). For every beta, ``"alpha {sign} {column} @ beta b"``: the largest
-    alpha against the smallest (:data:`ALPHA_CLAIMS`); for every alpha but the largest,
+    alpha against the smallest (:data:`ALPHA_CLAIMS`); for every alpha,
     ``"beta {sign} {column} @ alpha a"``: the largest beta against the smallest (:data:`BETA_CLAIMS`).
     Each difference is oriented so that "holds" means the claim as worded."""
     alphas = sorted({c["alpha"] for c in data["grid"]})
@@ -146,7 +147,7 @@ def cvae_claims(data: Mapping[str, Any], level: float = stats.LEVEL) -> dict[str
             found[f"alpha {'raises' if sign > 0 else 'lowers'} {column} @ beta {beta:g}"] = claim(
                 _cell(data, alphas[-1], beta), _cell(data, alphas[0], beta), column, sign)
     for column, sign in BETA_CLAIMS.items():
-        for alpha in alphas[:-1]:
+        for alpha in alphas:
             found[f"beta {'raises' if sign > 0 else 'lowers'} {column} @ alpha {alpha:g}"] = claim(
                 _cell(data, alpha, betas[-1]), _cell(data, alpha, betas[0]), column, sign)
     return found
