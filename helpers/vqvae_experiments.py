@@ -6,7 +6,8 @@ the Fréchet-distance table in the write-up's layout.
                       codes=512, beta=1.0, lr=2e-4, root=runs_dir() / "07")
     seconds = step_times(lambda: VQVAE(1, 32, 512, 32), ["mse", "ssim"], batch, repeats=15, beta=1.0)
     table = layout_table({name: (mean, std), ...})  # alone / MSE + w * loss, w = 1, 0.5, 0.25
-    claims = claim_checks({"penultimate": {name: [fd per seed]}, ...})  # holds / reversed / unresolved
+    found = claim_checks({"penultimate": {name: [fd per seed]}, ...})  # holds / reversed / unresolved
+    verdicts = {n: c.verdict for n, c in claims(record).items()}  # every verdict, from the saved record
     judge = train_shared_classifier(images, labels, ..., root=root)  # safe when job-array tasks start at once
 
 A *configuration* is a reconstruction loss by :func:`helpers.losses.get_loss`'s name: ``"mse"``, a
@@ -15,6 +16,11 @@ Reconstruction Loss for VQ-VAE") trained 25: MSE, and each of six losses alone a
 0.25 (:data:`CONFIGURATIONS`; its issue's "22" is a miscount: 1 + 6 x 4 = 25). Every configuration
 is an independent run keyed by its settings and data (:func:`helpers.train.run_directory`): runs made
 on several machines are reused by a final run.
+
+Every verdict comes from :mod:`helpers.stats`: seed-paired differences and their intervals for the
+Fréchet distances, a bootstrap interval for the step times. :func:`claims` recomputes all of them from
+the record the notebook saves with :mod:`helpers.results`, and :func:`readme_summary` words that record
+for the README.
 """
 
 from __future__ import annotations
@@ -26,13 +32,14 @@ import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from helpers import results, stats
 from helpers.data import DatasetInfo, load_split
 from helpers.images import as_float
 from helpers.loader import TensorLoader
@@ -374,34 +381,19 @@ def loss_scales(model: VQVAE, names: Sequence[str], images: Tensor) -> dict[str,
     return found
 
 
-@dataclass(frozen=True)
-class Interval:
-    """An estimate and its confidence interval ``[low, high]`` at ``level``."""
-
-    estimate: float
-    low: float
-    high: float
-    level: float
-
-    def excludes(self, value: float) -> bool:
-        """True when ``value`` lies outside ``[low, high]``."""
-        return value < self.low or value > self.high
-
-
-def time_ratios(seconds: Mapping[str, Sequence[float]], reference: str = "mse", level: float = 0.95,
-                resamples: int = 2000, seed: int = 0) -> dict[str, Interval]:
+def time_ratios(seconds: Mapping[str, Sequence[float]], reference: str = "mse", level: float = stats.LEVEL,
+                resamples: int = 2000, seed: int = 0) -> dict[str, stats.Interval]:
     """Each name's time relative to ``reference``, paired by round: the per-round ratios
     t_name[r] / t_reference[r] (the rounds of :func:`step_times`, where both ran seconds apart), their
-    median, and a percentile bootstrap interval of that median over rounds (``resamples`` draws of the
-    rounds with replacement, from ``seed``). The reference's own interval is [1, 1].
+    median, and a percentile bootstrap interval of that median over rounds
+    (:func:`helpers.stats.bootstrap_interval`: ``resamples`` draws of the rounds with replacement, from
+    ``seed``). The reference's own interval is [1, 1].
 
     Pairing by round cancels what slows a whole round (another job on a shared machine); the interval
     says how far the median ratio can be trusted. Raises ``ValueError`` when the reference is missing,
     the lists differ in length, hold fewer than 2 rounds, or a time is not positive and finite."""
     if reference not in seconds:
         raise ValueError(f"seconds must hold the reference {reference!r}; got {sorted(seconds)}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1); got {level!r}")
     rounds = len(seconds[reference])
     for name, values in seconds.items():
         if len(values) != rounds or rounds < 2:
@@ -410,15 +402,9 @@ def time_ratios(seconds: Mapping[str, Sequence[float]], reference: str = "mse", 
         if not all(isinstance(v, int | float) and math.isfinite(v) and v > 0 for v in values):
             raise ValueError(f"times must be positive finite seconds; {name!r} has {list(values)}")
     base = np.asarray(seconds[reference], dtype=float)
-    draws = np.random.default_rng(seed).integers(0, rounds, size=(resamples, rounds))
-    tail = 100 * (1 - level) / 2
-    found = {}
-    for name, values in seconds.items():
-        ratio = np.asarray(values, dtype=float) / base
-        medians = np.median(ratio[draws], axis=1)
-        low, high = np.percentile(medians, [tail, 100 - tail])
-        found[name] = Interval(float(np.median(ratio)), float(low), float(high), level)
-    return found
+    return {name: stats.bootstrap_interval(np.asarray(values, dtype=float) / base, np.median, level=level,
+                                           resamples=resamples, seed=seed)
+            for name, values in seconds.items()}
 
 
 def term_gradients(model: VQVAE, name: str, batches: Sequence[Tensor], beta: float) -> list[dict[str, float]]:
@@ -471,14 +457,6 @@ def term_gradients(model: VQVAE, name: str, batches: Sequence[Tensor], beta: flo
 # --------------------------------------------------------------------------------------------
 
 
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and standard deviation (``ddof=1``; 0 for one value) of ``values`` (at least one)."""
-    if len(values) == 0:
-        raise ValueError("values must hold at least one number; got none")
-    array = np.asarray(values, dtype=float)
-    return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else 0.0
-
-
 NOT_RUN = "n/r"  # a configuration of the write-up's table that this run did not train
 NOT_APPLICABLE = "n/a"  # MSE + w * MSE is not a configuration
 
@@ -521,126 +499,35 @@ def layout_table(summary: Mapping[str, tuple[float, float]], scaled: bool = Fals
     return "\n".join(lines)
 
 
-def ranks(values: Sequence[float]) -> np.ndarray:
-    """Ranks from 1 (smallest), ties sharing their average rank."""
-    array = np.asarray(values, dtype=float)
-    order = np.argsort(array, kind="stable")
-    result = np.empty(len(array))
-    result[order] = np.arange(1, len(array) + 1)
-    for value in np.unique(array):
-        tied = array == value
-        result[tied] = result[tied].mean()
-    return result
-
-
-def spearman(a: Sequence[float], b: Sequence[float]) -> float:
-    """Spearman's rank correlation of two equally long sequences (at least 3 values, not constant)."""
-    if len(a) != len(b) or len(a) < 3:
-        raise ValueError(f"a and b must have the same length >= 3; got {len(a)} and {len(b)}")
-    ra, rb = ranks(a), ranks(b)
-    if ra.std() == 0 or rb.std() == 0:
-        raise ValueError("a and b must not be constant")
-    return float(np.corrcoef(ra, rb)[0, 1])
-
-
 # --------------------------------------------------------------------------------------------
-# Verdicts: holds / reversed / unresolved, from seed-paired differences
+# Verdicts: holds / reversed / unresolved, from seed-paired differences (helpers.stats)
 # --------------------------------------------------------------------------------------------
 
-HOLDS, REVERSED, UNRESOLVED = "holds", "reversed", "unresolved"
+HOLDS, REVERSED, UNRESOLVED = stats.HOLDS, stats.REVERSED, stats.UNRESOLVED
 #: reading (a feature layer on a set of test images) -> configuration -> one value per seed
 Readings = Mapping[str, Mapping[str, Sequence[float]]]
 
 
-@functools.lru_cache(maxsize=256)  # every verdict asks for the same few quantiles
-def t_quantile(p: float, df: int) -> float:
-    """The ``p`` quantile (0.5 < p < 1) of Student's t with ``df`` >= 1 degrees of freedom: the
-    density integrated by Simpson's rule (accurate to about 1e-9 here), the quantile by bisection."""
-    if not 0.5 < p < 1:
-        raise ValueError(f"p must be in (0.5, 1); got {p!r}")
-    if isinstance(df, bool) or not isinstance(df, int) or df < 1:
-        raise ValueError(f"df must be a positive int; got {df!r}")
-    log_c = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
-
-    def cdf(x: float) -> float:  # P(T <= x) for x >= 0: 1/2 + integral of the density over [0, x]
-        n = 4000
-        h = x / n
-        total = 0.0
-        for i in range(n + 1):
-            weight = 1 if i in (0, n) else (4 if i % 2 else 2)
-            total += weight * math.exp(log_c - (df + 1) / 2 * math.log1p((i * h) ** 2 / df))
-        return 0.5 + total * h / 3
-
-    low, high = 0.0, 1.0
-    while cdf(high) < p:
-        high *= 2
-    for _ in range(60):
-        middle = (low + high) / 2
-        low, high = (middle, high) if cdf(middle) < p else (low, middle)
-    return (low + high) / 2
-
-
-@dataclass(frozen=True)
-class Difference:
-    """FD(worse) - FD(better), seed by seed, for the claim "``better`` is lower than ``worse``":
-    ``mean`` over the seeds and its t-interval ``[low, high]`` at ``level``. ``verdict``: "holds" when
-    the interval lies above 0, "reversed" when below, "unresolved" when it contains 0 (always with one
-    seed)."""
-
-    better: str
-    worse: str
-    mean: float
-    low: float
-    high: float
-    seeds: int
-    level: float
-
-    @property
-    def verdict(self) -> str:
-        return HOLDS if self.low > 0 else (REVERSED if self.high < 0 else UNRESOLVED)
-
-
 def paired_difference(values: Mapping[str, Sequence[float]], better: str, worse: str,
-                      level: float = 0.95) -> Difference:
-    """The :class:`Difference` of ``values[worse][s] - values[better][s]`` over seeds s: the same seed
-    means the same initial weights and batch order, so the pair shares whatever the seed did.
-    ``values``: configuration -> one value per seed, in the same seed order for every configuration.
-    Raises ``ValueError`` when a name is missing, the lists differ in length or hold a non-finite
-    value."""
+                      level: float = stats.LEVEL) -> stats.Difference:
+    """For the claim "``better`` has a lower value than ``worse``": the
+    :class:`helpers.stats.Difference` of ``values[worse][s] - values[better][s]`` over seeds s, so that
+    "holds" means ``better`` is lower. ``values``: configuration -> one value per seed, in the same seed
+    order for every configuration. Raises ``ValueError`` when a name is missing, the lists differ in
+    length or hold a non-finite value."""
     for name in (better, worse):
         if name not in values:
             raise ValueError(f"values must hold {name!r}; got {sorted(values)}")
-    a, b = np.asarray(values[better], dtype=float), np.asarray(values[worse], dtype=float)
-    if a.shape != b.shape or a.ndim != 1 or len(a) == 0:
-        raise ValueError(f"{better!r} and {worse!r} must have one value per seed, as many each; got "
-                         f"{len(a)} and {len(b)}")
-    if not (np.isfinite(a).all() and np.isfinite(b).all()):
-        raise ValueError(f"values of {better!r} and {worse!r} must be finite; got {a.tolist()}, {b.tolist()}")
-    d = b - a
-    mean = float(d.mean())
-    if len(d) < 2:
-        return Difference(better, worse, mean, -math.inf, math.inf, len(d), level)
-    half = t_quantile(0.5 + level / 2, len(d) - 1) * float(d.std(ddof=1)) / math.sqrt(len(d))
-    return Difference(better, worse, mean, mean - half, mean + half, len(d), level)
+    try:
+        key = (tuple(map(float, values[worse])), tuple(map(float, values[better])), float(level))
+    except (TypeError, ValueError):  # not numbers: let stats say what it wanted
+        return stats.paired_difference(values[worse], values[better], level)
+    return _paired_difference(*key)
 
 
-def combine(verdicts: Sequence[str]) -> str:
-    """One verdict from several readings of the same ordering: "holds" (or "reversed") only when
-    every reading says so, else "unresolved"."""
-    if not verdicts:
-        raise ValueError("verdicts must hold at least one verdict; got none")
-    first = verdicts[0]
-    return first if first in (HOLDS, REVERSED) and all(v == first for v in verdicts) else UNRESOLVED
-
-
-def all_of(verdicts: Sequence[str]) -> str:
-    """The verdict of "every one of these orderings holds", on one reading: "holds" when each holds,
-    "reversed" when one is reversed (the claim is then false), else "unresolved"."""
-    if not verdicts:
-        raise ValueError("verdicts must hold at least one verdict; got none")
-    if all(v == HOLDS for v in verdicts):
-        return HOLDS
-    return REVERSED if REVERSED in verdicts else UNRESOLVED
+@functools.lru_cache(maxsize=4096)  # the claims of one record ask for the same pairs many times
+def _paired_difference(a: tuple[float, ...], b: tuple[float, ...], level: float) -> stats.Difference:
+    return stats.paired_difference(a, b, level)
 
 
 def _check_readings(readings: Readings) -> list[str]:
@@ -656,25 +543,24 @@ def _check_readings(readings: Readings) -> list[str]:
 @dataclass(frozen=True)
 class Ordering:
     """``better`` below ``worse`` on each reading (a feature layer, an image set): the seed-paired
-    :class:`Difference` per reading and the combined ``verdict`` (:func:`combine`)."""
+    :class:`helpers.stats.Difference` FD(worse) - FD(better) per reading and the combined ``verdict``
+    (:func:`helpers.stats.combine`: "holds" or "reversed" only where every reading says so)."""
 
     better: str
     worse: str
-    per_reading: dict[str, Difference]
+    per_reading: dict[str, stats.Difference]
     verdict: str
 
 
-def ordering(readings: Readings, better: str, worse: str,
-             level: float = 0.95) -> Ordering:
+def ordering(readings: Readings, better: str, worse: str, level: float = stats.LEVEL) -> Ordering:
     """Is ``better`` below ``worse`` on every reading? ``readings``: reading -> configuration ->
     one value per seed."""
     _check_readings(readings)
     per = {r: paired_difference(v, better, worse, level) for r, v in readings.items()}
-    return Ordering(better, worse, per, combine([d.verdict for d in per.values()]))
+    return Ordering(better, worse, per, stats.combine([d.verdict for d in per.values()]))
 
 
-def orderings_on_all_readings(readings: Readings,
-                              level: float = 0.95) -> list[Ordering]:
+def orderings_on_all_readings(readings: Readings, level: float = stats.LEVEL) -> list[Ordering]:
     """Every pair of configurations, oriented so that the first reading's mean difference is >= 0,
     with its combined verdict; those that hold are the orderings every reading supports."""
     names = _check_readings(readings)
@@ -704,7 +590,7 @@ class PairwiseOrder:
 
 
 def pairwise_orders(readings: Readings, published: Mapping[str, float] = PUBLISHED_FID,
-                    level: float = 0.95) -> list[PairwiseOrder]:
+                    level: float = stats.LEVEL) -> list[PairwiseOrder]:
     """Every pair of configurations in both ``readings`` and ``published`` with different published
     values, judged by :func:`ordering` on every reading."""
     have = _check_readings(readings)
@@ -762,34 +648,208 @@ CLAIMS = {
     "mse_rescues_gradient_losses": "every MSE + w·loss below the loss alone, for HaarPSI, GMSD, MS-GMSD",
 }
 
+#: Single orderings the notebook discusses besides the write-up's claims: (better, worse).
+KEY_ORDERINGS = (("ssim", "mse"), ("psnr", "mse"), ("ms_ssim", "mse"), ("ssim", "psnr"), ("mse", "haarpsi"),
+                 ("mse", "gmsd"), ("mse", "ms_gmsd"), ("ssim", "mse+ssim@0.5"), ("psnr", "mse+psnr@0.5"),
+                 ("mse+haarpsi@0.5", "haarpsi"), ("mse+gmsd@0.5", "gmsd"), ("mse+ms_gmsd@0.5", "ms_gmsd"))
+TIME_LIMIT = 1.10  # the write-up's "< 10 %" extra time per step, as a ratio to MSE's
+
 
 @dataclass(frozen=True)
 class Claim:
-    """One of the write-up's claims: the orderings it asserts, the verdict on each reading
-    (:func:`all_of` of its orderings' verdicts) and over all readings (:func:`combine`); ``verdict``
-    is None where a configuration it needs was not run."""
+    """One claim and its three-valued ``verdict`` (None where a configuration it needs was not run):
+    the verdict on each reading (``per_reading``; for a timing claim, per loss) and ``evidence``:
+    reading -> {what: :class:`helpers.stats.Difference` or :class:`helpers.stats.Interval`}, the
+    statistics each reading's verdict comes from. ``orderings``: the (better, worse) pairs of a
+    Fréchet-distance claim."""
 
     name: str
     text: str
     orderings: tuple[tuple[str, str], ...]
     per_reading: dict[str, str]
     verdict: str | None
+    evidence: dict[str, dict[str, stats.Difference | stats.Interval]] = field(default_factory=dict)
+
+    def lines(self, digits: int = 3, most: int = 3) -> list[str]:
+        """What decides each reading: for a single comparison its difference
+        (:meth:`helpers.stats.Difference.describe`, with the resolvable difference where unresolved);
+        for several, those that carry the reading's verdict (the ``most`` farthest from the line, then
+        how many more), or the weakest where it holds."""
+        found = []
+        for reading, verdict in self.per_reading.items():
+            items = self.evidence.get(reading, {})
+            if verdict == HOLDS and len(items) > 1:  # the one nearest to 0
+                shown = dict([min(items.items(), key=lambda kv: _margin(kv[1]))])
+                note = "weakest: "
+            else:
+                shown = {k: v for k, v in items.items() if _verdict(v) == verdict} or items
+                note = ""
+            ranked = sorted(shown.items(), key=lambda kv: -_margin(kv[1]) if verdict != HOLDS else 0)
+            for what, value in ranked[:most]:
+                found.append(f"{reading}: {verdict}; {note}{what}: {_describe(value, digits)}")
+            if len(ranked) > most:
+                found.append(f"{reading}: ... and {len(ranked) - most} more {verdict}")
+        return found
 
 
-def claim_checks(readings: Readings, level: float = 0.95) -> dict[str, Claim]:
+def _margin(value: stats.Difference | stats.Interval) -> float:
+    if isinstance(value, stats.Interval):
+        return min(abs(value.low - TIME_LIMIT), abs(value.high - TIME_LIMIT))
+    return min(abs(value.low), abs(value.high))
+
+
+def _time_verdict(interval: stats.Interval, limit: float = TIME_LIMIT) -> str:
+    """"holds" (under ``limit``) when the whole interval lies below it, "reversed" when above."""
+    return HOLDS if interval.high < limit else REVERSED if interval.low > limit else UNRESOLVED
+
+
+def _verdict(value: stats.Difference | stats.Interval) -> str:
+    return _time_verdict(value) if isinstance(value, stats.Interval) else value.verdict
+
+
+def _describe(value: stats.Difference | stats.Interval, digits: int) -> str:
+    if isinstance(value, stats.Interval):
+        return (f"ratio {value.estimate:.{digits}f}, {100 * value.level:g} % bootstrap interval "
+                f"[{value.low:.{digits}f}, {value.high:.{digits}f}] against {TIME_LIMIT:g}")
+    return value.describe(digits)
+
+
+def claim_checks(readings: Readings, level: float = stats.LEVEL) -> dict[str, Claim]:
     """The write-up's qualitative claims (:data:`CLAIMS`), each three-valued on our runs: on every
     reading (a feature layer on an image set; reading -> configuration -> one value per seed) each
     ordering a claim asserts gets the verdict of its seed-paired t-interval (:func:`paired_difference`),
-    the claim the verdict :func:`all_of` them, and over the readings :func:`combine`: "holds" or
-    "reversed" only where every reading agrees, else "unresolved"."""
+    the claim the verdict :func:`helpers.stats.all_of` them, and over the readings
+    :func:`helpers.stats.combine`: "holds" or "reversed" only where every reading agrees, else
+    "unresolved"."""
     names = _check_readings(readings)
-    claims = {}
+    found = {}
     for name, pairs in _claimed_orderings(names).items():
         if pairs is None:
-            claims[name] = Claim(name, CLAIMS[name], (), {}, None)
+            found[name] = Claim(name, CLAIMS[name], (), {}, None)
             continue
-        per = {r: all_of([paired_difference(v, b, w, level).verdict for b, w in pairs])
-               for r, v in readings.items()}
-        claims[name] = Claim(name, CLAIMS[name], tuple(pairs), per, combine(list(per.values())))
-    return claims
+        evidence = {r: {f"{b} < {w}": paired_difference(v, b, w, level) for b, w in pairs}
+                    for r, v in readings.items()}
+        per = {r: stats.all_of([d.verdict for d in e.values()]) for r, e in evidence.items()}
+        found[name] = Claim(name, CLAIMS[name], tuple(pairs), per, stats.combine(list(per.values())),
+                            evidence)
+    return found
 
+
+def _ordering_claim(readings: Readings, better: str, worse: str, level: float) -> Claim:
+    found = ordering(readings, better, worse, level)
+    what = f"{better} < {worse}"
+    return Claim(what, f"{better} below {worse} on every reading", ((better, worse),),
+                 {r: d.verdict for r, d in found.per_reading.items()}, found.verdict,
+                 {r: {what: d} for r, d in found.per_reading.items()})
+
+
+def claims(data: Mapping) -> dict[str, Claim]:
+    """Every verdict of notebook 07, recomputed from its saved record ``data`` alone (what the notebook
+    passes to ``helpers.results.save(NOTEBOOK, "runs", data)``), only those it can measure:
+
+    - the write-up's claims (:func:`claim_checks`) and the single orderings of :data:`KEY_ORDERINGS`
+      (``"better < worse"``), from ``data["fd"]``: reading -> configuration -> FD per seed;
+    - ``"mse_still_improving"``: MSE's validation reconstruction loss fell in the last epoch, seed by
+      seed (``data["val_recon"]["mse"]``: per seed, one value per epoch; needs 2 epochs);
+    - ``"most_codes_dead"``: in every configuration over half of the ``data["codes"]`` codes are dead
+      after the last epoch (``data["dead_codes"]``: configuration -> per seed), a one-sample t-interval
+      of dead - codes / 2 per configuration;
+    - ``"time_under_10_percent · width W, D = E"``: for each timed network (``data["timing"]``: a list of
+      ``{"width", "embedding_dim", "seconds": {loss: [seconds per round]}}``), each loss's median
+      per-round time over MSE's (:func:`time_ratios`) with its interval below 1.10: "holds" when every
+      loss's is, "reversed" when one lies above.
+
+    ``data["level"]`` is the confidence level of every interval."""
+    level = data["level"]
+    found: dict[str, Claim] = {}
+    readings = data.get("fd")
+    if readings:
+        found.update({n: c for n, c in claim_checks(readings, level).items() if c.verdict is not None})
+        have = set(_check_readings(readings))
+        for better, worse in KEY_ORDERINGS:
+            if better in have and worse in have:
+                found[f"{better} < {worse}"] = _ordering_claim(readings, better, worse, level)
+    curves = data.get("val_recon", {}).get("mse")
+    if curves and min(len(c) for c in curves) >= 2:
+        d = stats.paired_difference([c[-2] for c in curves], [c[-1] for c in curves], level)
+        reading = f"epoch {len(curves[0]) - 1} - epoch {len(curves[0])}"
+        found["mse_still_improving"] = Claim(
+            "mse_still_improving", "MSE's validation reconstruction loss still falls in the last epoch", (),
+            {reading: d.verdict}, d.verdict, {reading: {"mse": d}})
+    dead = data.get("dead_codes")
+    if dead:
+        half = data["codes"] / 2
+        evidence = {n: {f"{n} dead codes - {half:g}": stats.paired_difference(v, [half] * len(v), level)}
+                    for n, v in dead.items()}
+        per = {n: e[f"{n} dead codes - {half:g}"].verdict for n, e in evidence.items()}
+        found["most_codes_dead"] = Claim(
+            "most_codes_dead", f"over half of the {data['codes']} codes dead after the last epoch, in every "
+            "configuration", (), per, stats.all_of(list(per.values())), evidence)
+    for network in data.get("timing", []):
+        ratios = time_ratios(network["seconds"], level=level)
+        evidence = {n: {f"{n} / mse": r} for n, r in ratios.items() if n != "mse"}
+        if not evidence:
+            continue
+        per = {n: _time_verdict(r) for n, r in ratios.items() if n != "mse"}
+        name = f"time_under_10_percent · width {network['width']}, D = {network['embedding_dim']}"
+        found[name] = Claim(name, f"every loss's training step under {TIME_LIMIT:g} x MSE's, width "
+                            f"{network['width']}, D = {network['embedding_dim']}", (), per,
+                            stats.all_of(list(per.values())), evidence)
+    return found
+
+
+#: Short names of the write-up's claims, for the README.
+SHORT = {"ssim_alone_beats_mse": "SSIM alone < MSE", "psnr_alone_beats_mse": "PSNR alone < MSE",
+         "ms_ssim_alone_beats_mse": "MS-SSIM alone < MSE", "ssim_alone_best": "SSIM alone best",
+         "gradient_losses_alone_worst": "HaarPSI, GMSD, MS-GMSD alone worst",
+         "gmsd_and_ms_gmsd_alone_worst": "GMSD, MS-GMSD alone worst bar HaarPSI",
+         "mse_rescues_gradient_losses": "MSE rescues the gradient losses",
+         "mse_still_improving": "MSE still improving", "most_codes_dead": "over half the codes dead"}
+
+
+def _quoted(names: Sequence[str]) -> str:
+    return ", ".join(f"“{SHORT[n]}”" for n in names)
+
+
+def readme_summary(data: Mapping) -> str:
+    """One Markdown paragraph for the README: what the reference run of notebook 07 found, every
+    number formatted from its saved record ``data`` (see :func:`claims`), which claims hold, which are
+    reversed, which unresolved."""
+    found = claims(data)
+    readings = data["fd"]
+    names = _check_readings(readings)
+    seeds = len(next(iter(readings.values()))[names[0]])
+    run = "The reference run" if data["profile"] == results.REFERENCE_PROFILE else "The run"
+    layers = len(data["layers"])
+    text = (f"{run} (`{data['profile']}` profile: {data['data_set']}, {len(names)} configurations × {seeds} "
+            f"seed{'s' * (seeds != 1)}, {data['metric']} on {layers} layer{'s' * (layers != 1)} × "
+            f"{len(readings) // layers} disjoint sets of {data['fid_images']} test images) decides each "
+            f"claim by seed-paired {100 * data['level']:g} % intervals on every reading.")
+    measured = [n for n in CLAIMS if n in found]
+    by = {v: [n for n in measured if found[n].verdict == v] for v in stats.VERDICTS}
+    parts = []
+    for verdict in stats.VERDICTS:
+        if by[verdict]:
+            verb = {HOLDS: "hold", REVERSED: "are reversed", UNRESOLVED: "are unresolved"}[verdict]
+            if len(by[verdict]) == 1:
+                verb = {HOLDS: "holds", REVERSED: "is reversed", UNRESOLVED: "is unresolved"}[verdict]
+            parts.append(f"{len(by[verdict])} {verb} ({_quoted(by[verdict])})")
+    text += f" Of the write-up's {len(measured)} claims, " + "; ".join(parts) + "."
+    key = found.get("ssim < mse")
+    if key is not None:
+        last = list(key.per_reading)[-1]
+        d = key.evidence[last]["ssim < mse"]
+        text += f" MSE minus SSIM alone on {last}: {d.mean:+.3g} [{d.low:+.3g}, {d.high:+.3g}]."
+    pairs = pairwise_orders(readings, level=data["level"])
+    if pairs:
+        count = {v: sum(p.verdict == v for p in pairs) for v in stats.VERDICTS}
+        text += (f" Of {len(pairs)} pairs with different published FIDs, {count[HOLDS]} keep the write-up's "
+                 f"order on every reading, {count[REVERSED]} are reversed, {count[UNRESOLVED]} unresolved.")
+    timing = [c for n, c in found.items() if n.startswith("time_under_10_percent")]
+    if timing:
+        text += " Extra time per step under 10 %: " + "; ".join(
+            f"{c.verdict} at {c.name.split(' · ')[1]}" for c in timing) + "."
+    state = [n for n in ("mse_still_improving", "most_codes_dead") if n in found]
+    if state:
+        text += " Undertrained: " + ", ".join(f"“{SHORT[n]}” {found[n].verdict}" for n in state) + "."
+    return text
