@@ -852,4 +852,6 @@ def readme_summary(data: Mapping) -> str:
     state = [n for n in ("mse_still_improving", "most_codes_dead") if n in found]
     if state:
         text += " Undertrained: " + ", ".join(f"“{SHORT[n]}” {found[n].verdict}" for n in state) + "."
+    text += (" Every interval is per comparison, not corrected for the number of pairs or claims, and the six"
+             " readings share the same three seed pairs: agreement across them is not replication.")
     return text

@@ -40,7 +40,7 @@ def test_the_saved_record_reproduces_its_verdicts(saved):
 
 def test_the_saved_record_renders_the_readme_paragraph(saved):
     text = readme_summary(saved["data"])
-    assert "\n" not in text and _words(text) <= 150
+    assert "\n" not in text and _words(text) <= 190
     assert text.startswith("The reference run (`cpu` profile")
     found = claims(saved["data"])
     assert f"{found['ssim < mse'].evidence['penultimate · B']['ssim < mse'].mean:+.3g}" in text
@@ -144,7 +144,7 @@ def test_training_state_and_timing_claims():
 def test_the_readme_paragraph_is_formatted_from_the_record():
     data = _record(WRITE_UP)
     text = readme_summary(data)
-    assert _words(text) <= 150 and "\n" not in text
+    assert _words(text) <= 190 and "\n" not in text
     assert "7 claims, 7 hold (“SSIM alone < MSE”" in text and "synthetic" in text and "5 seeds" in text
     d = claims(data)["ssim < mse"].evidence["penultimate · B"]["ssim < mse"]
     assert f"{d.mean:+.3g} [{d.low:+.3g}, {d.high:+.3g}]" in text
