@@ -101,6 +101,11 @@ def test_committed_results_decide_the_verdicts_the_notebook_printed(notebook, de
     assert text.startswith(f"Notebook {notebook[:2]}") and "nan" not in text
     if notebook == "04_el_vae":
         assert data["verdict"] == sharpness_verdict(decide(data))
+    replication = results.results_dir(notebook, results.REFERENCE_PROFILE) / "replication.json"
+    if replication.exists():  # the run at another thread count, decided by the same functions
+        again = results.load(notebook, "replication")["data"]
+        assert {name: d.verdict for name, d in decide(again).items()} == again["verdicts"]
+        assert again["seeds"] == data["seeds"]
 
 
 def test_results_are_written_whole_under_runs_for_other_profiles(tmp_path, monkeypatch):
