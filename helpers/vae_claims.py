@@ -208,7 +208,8 @@ def cvae_summary(data: Mapping[str, Any]) -> str:
     matched = data.get("matched_rate")
     if matched:
         reference = matched["reference"]
-        verdicts = "; ".join(f"{name.split(', ', 1)[1]} {d.verdict}" for name, d in matched_claims(data).items())
+        verdicts = "; ".join(f"{name.split(', ', 1)[1]} {d.verdict}"
+                             for name, d in matched_claims(data).items())
         text += (f" At a matched rate (α = {matched['alpha']:g} at β = {matched['beta']:.3g}: "
                  f"{matched['reached_rate']:.1f} nats against {reference['rate']:.1f} for α = "
                  f"{reference['alpha']:g} at β = {reference['beta']:g}): {verdicts}.")

@@ -102,8 +102,8 @@ def _with_matched_cell(record, effect, rate=20.0, reached=20.5):
 def test_matched_rate_claims_compare_with_the_reference_cell_and_need_the_rate_matched():
     claims = cvae_claims(_with_matched_cell(_cvae_record(4, 0.1), 0.05))
     names = [n for n in claims if n.startswith("at a matched rate")]
-    assert names == ["at a matched rate, alpha raises ssim", "at a matched rate, alpha raises sharpness",
-                     "at a matched rate, alpha lowers accuracy", "at a matched rate, alpha lowers follows_label"]
+    assert names == [f"at a matched rate, alpha {claim}" for claim in (
+        "raises ssim", "raises sharpness", "lowers accuracy", "lowers follows_label")]
     assert all(claims[n].verdict == stats.HOLDS for n in names)
     assert claims["at a matched rate, alpha raises ssim"].mean == pytest.approx(0.05, abs=0.005)
     opposite = cvae_claims(_with_matched_cell(_cvae_record(4, 0.1), -0.05))
@@ -166,4 +166,5 @@ def test_compare_names_changed_verdicts_and_the_largest_move():
     assert found.verdicts_changed == {"y": ("holds", "unresolved")} and found.claims == 2
     assert found.numbers == 3 and found.largest_at == "a/1"
     assert found.largest_move == pytest.approx(0.2 / 2.2)
+    assert found.median_move == 0.0  # two of the three numbers did not move
     assert results.compare("04_el_vae", first, first).verdicts_changed == {}
