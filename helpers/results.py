@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from helpers import config
@@ -110,8 +111,8 @@ def _numbers(value: Any, path: str = "") -> dict[str, float]:
 @dataclass(frozen=True)
 class Replication:
     """Two runs of one notebook's record compared: the verdicts that differ (claim -> (first,
-    second)), how many numbers the records share, and the largest relative move of a number,
-    ``|b - a| / max(|a|, |b|)``, with its path."""
+    second)), how many numbers the records share, the median and the largest relative move of a
+    number, ``|b - a| / max(|a|, |b|)`` (0 where both are 0), and the path of the largest."""
 
     notebook: str
     verdicts_changed: dict[str, tuple[str, str]]
@@ -119,6 +120,7 @@ class Replication:
     numbers: int
     largest_move: float
     largest_at: str
+    median_move: float
 
 
 def compare(notebook: str, first: Mapping[str, Any], second: Mapping[str, Any]) -> Replication:
@@ -132,4 +134,6 @@ def compare(notebook: str, first: Mapping[str, Any], second: Mapping[str, Any]) 
     shared = [k for k in na if k in nb]
     moves = {k: abs(nb[k] - na[k]) / max(abs(na[k]), abs(nb[k])) if na[k] != nb[k] else 0.0 for k in shared}
     worst = max(moves, key=moves.get) if moves else ""
-    return Replication(notebook, changed, len(set(va) | set(vb)), len(shared), moves.get(worst, 0.0), worst)
+    median = float(np.median(list(moves.values()))) if moves else 0.0
+    return Replication(notebook, changed, len(set(va) | set(vb)), len(shared), moves.get(worst, 0.0), worst,
+                       median)

@@ -90,6 +90,17 @@ def test_every_section_ends_in_an_assert(notebook_path):
         assert code and isinstance(ast.parse(code[-1].source).body[-1], ast.Assert), title
 
 
+def test_results_are_saved_under_the_notebook_profile(notebook_path):
+    """``results.save`` is given the notebook's PROFILE: without it the profile comes from the
+    environment, and a ``make course PROFILE=smoke`` run would overwrite the committed cpu results."""
+    for cell in _code(_read(notebook_path)):
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.Call) and ast.unparse(node.func) == "results.save":
+                given = [ast.unparse(a) for a in node.args[3:]] + [
+                    ast.unparse(k.value) for k in node.keywords if k.arg == "profile"]
+                assert given == ["PROFILE"], ast.unparse(node)
+
+
 def test_generated_parts_are_up_to_date():
     assert generate.stale_files(write=False) == [], "run `python -m helpers.tools.generate`"
 

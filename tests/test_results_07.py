@@ -104,6 +104,21 @@ def test_a_reading_that_disagrees_leaves_a_claim_unresolved():
     assert claim.verdict == UNRESOLVED and found["ssim_alone_best"].verdict == UNRESOLVED
 
 
+def test_a_layer_with_more_dimensions_than_images_does_not_vote():
+    data = _record(WRITE_UP)
+    data["fd"]["penultimate · B"]["ssim"] = [v + 60.0 for v in data["fd"]["penultimate · B"]["ssim"]]
+    data["dims"] = {"block 1": 32, "penultimate": 3136}  # penultimate: d > n = 2000, so it does not vote
+    found = claims(data)
+    assert set(found["ssim_alone_beats_mse"].per_reading) == {"block 1 · A", "block 1 · B"}
+    assert found["ssim_alone_beats_mse"].verdict == HOLDS  # the disagreeing reading no longer counts
+    assert "2 readings of layers with more feature dimensions than images" in readme_summary(data)
+    data["dims"] = {"block 1": 3136, "penultimate": 3136}  # no layer has d <= n: every reading votes
+    assert claims(data)["ssim_alone_beats_mse"].verdict == UNRESOLVED
+    data["dims"] = {"block 1": 32}
+    with pytest.raises(ValueError, match="dims must give the dimension of every layer"):
+        claims(data)
+
+
 def test_one_seed_resolves_nothing():
     found = claims(_record(WRITE_UP, seeds=1))
     assert found and all(c.verdict == UNRESOLVED for c in found.values())

@@ -86,6 +86,38 @@ def test_cvae_claims_orient_each_claim_as_worded():
     assert rho.n == 6 and -1 <= rho.rho <= 1 and 0 < rho.p <= 1
 
 
+def _with_matched_cell(record, effect, rate=20.0, reached=20.5):
+    """``record`` with a matched cell: alpha 1 at another beta, its columns the reference cell's
+    (alpha 0, beta 0.00025) moved by ``effect`` in each claim's direction, plus a little noise."""
+    rng = np.random.default_rng(1)
+    reference = next(c["reports"] for c in record["grid"] if c["alpha"] == 0.0 and c["beta"] == 0.00025)
+    signs = {"ssim": 1, "sharpness": 1, "accuracy": -1, "follows_label": -1}
+    reports = [{c: v + effect * signs.get(c, 0) + float(rng.normal(0, 1e-3)) for c, v in r.items()}
+               for r in reference]
+    return {**record, "matched_rate": {"alpha": 1.0, "beta": 0.0007, "reached_rate": reached,
+                                       "tolerance": 0.1, "reports": reports,
+                                       "reference": {"alpha": 0.0, "beta": 0.00025, "rate": rate}}}
+
+
+def test_matched_rate_claims_compare_with_the_reference_cell_and_need_the_rate_matched():
+    claims = cvae_claims(_with_matched_cell(_cvae_record(4, 0.1), 0.05))
+    names = [n for n in claims if n.startswith("at a matched rate")]
+    assert names == [f"at a matched rate, alpha {claim}" for claim in (
+        "raises ssim", "raises sharpness", "lowers accuracy", "lowers follows_label")]
+    assert all(claims[n].verdict == stats.HOLDS for n in names)
+    assert claims["at a matched rate, alpha raises ssim"].mean == pytest.approx(0.05, abs=0.005)
+    opposite = cvae_claims(_with_matched_cell(_cvae_record(4, 0.1), -0.05))
+    assert all(opposite[n].verdict == stats.REVERSED for n in names)
+    none = cvae_claims(_with_matched_cell(_cvae_record(4, 0.1), 0.0))
+    assert all(none[n].verdict == stats.UNRESOLVED for n in names)
+    missed = cvae_claims(_with_matched_cell(_cvae_record(4, 0.1), 0.05, reached=23.0))  # 15 % off
+    assert all(missed[n].verdict == stats.UNRESOLVED for n in names)
+    text = cvae_summary(_with_matched_cell(_cvae_record(4, 0.1), 0.05))
+    assert "At a matched rate (α = 1 at β = 0.0007: 20.5 nats against 20.0" in text
+    assert "follows_label holds" in text
+    assert not [n for n in cvae_claims(_cvae_record(4, 0.1)) if n.startswith("at a matched")]
+
+
 @pytest.mark.parametrize(("notebook", "decide", "summary"), [
     ("04_el_vae", el_vae_claims, el_vae_summary),
     ("05_cvae", cvae_claims, cvae_summary),
@@ -134,4 +166,5 @@ def test_compare_names_changed_verdicts_and_the_largest_move():
     assert found.verdicts_changed == {"y": ("holds", "unresolved")} and found.claims == 2
     assert found.numbers == 3 and found.largest_at == "a/1"
     assert found.largest_move == pytest.approx(0.2 / 2.2)
+    assert found.median_move == 0.0  # two of the three numbers did not move
     assert results.compare("04_el_vae", first, first).verdicts_changed == {}

@@ -16,6 +16,7 @@ from helpers.experiments.vae import (
     gradient_energy,
     high_frequency_ratio,
     pad_to,
+    sample_diversity,
     sharpness_ratio,
 )
 from helpers.models import weights_hash
@@ -271,3 +272,22 @@ def test_label_following_tells_label_from_code():
     assert label_following(model, images, labels, follows_code) == (0.0, 1.0)
     with pytest.raises(ValueError, match="must be conditional"):
         label_following(VAE(16, 1, (4, 8), 3), images, labels, follows_code)
+
+
+def test_sample_diversity_is_the_mean_per_pixel_spread_within_each_class():
+    g = torch.Generator().manual_seed(0)
+    labels = torch.tensor([0, 0, 0, 1, 1, 1])
+    same = torch.rand(1, 1, 8, 8, generator=g).repeat(6, 1, 1, 1)
+    assert sample_diversity(same, labels) == 0.0  # every class one image: no variety
+    # two classes, one constant image each, against two images 0 and 1: the per-pixel std of (0, 1) is
+    # 1 / sqrt(2) in every pixel, so the classes' means are 0 and 0.7071; their mean 0.3536
+    pairs = torch.cat([torch.zeros(2, 1, 4, 4), torch.stack([torch.zeros(1, 4, 4), torch.ones(1, 4, 4)])])
+    assert sample_diversity(pairs, torch.tensor([0, 0, 1, 1])) == pytest.approx(0.5 ** 0.5 / 2)
+    noisy = torch.rand(6, 1, 8, 8, generator=g)
+    assert sample_diversity(noisy, labels) > 0.2  # uniform noise: std 0.29 per pixel
+    assert sample_diversity((noisy * 255).to(torch.uint8), labels) == pytest.approx(
+        sample_diversity(noisy, labels), abs=3e-3)  # uint8 is scaled to [0, 1]
+    with pytest.raises(ValueError, match="at least 2 images"):
+        sample_diversity(noisy[:4], torch.tensor([0, 0, 0, 1]))
+    with pytest.raises(ValueError, match="labels"):
+        sample_diversity(noisy, labels[:5])

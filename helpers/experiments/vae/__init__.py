@@ -15,6 +15,7 @@ from helpers.experiments.vae.report import (
     high_frequency_ratio,
     label_following,
     reconstruct,
+    sample_diversity,
     sharpness_ratio,
     test_report,
 )
@@ -31,20 +32,23 @@ from helpers.experiments.vae.verdicts import (
     ALPHA_CLAIMS,
     BETA_CLAIMS,
     EL_VAE_CLAIMS,
+    MATCHED_CLAIMS,
     OWN_MEASURE_CLAIMS,
     SHARPNESS_CLAIMS,
     cvae_claims,
     cvae_summary,
     el_vae_claims,
     el_vae_summary,
+    matched_claims,
     rate_accuracy_correlation,
     sharpness_verdict,
 )
 
 __all__ = [
-    "ALPHA_CLAIMS", "BETA_CLAIMS", "COLLECTION", "EL_VAE_CLAIMS", "OWN_MEASURE_CLAIMS", "REPORT_COLUMNS",
-    "SHARPNESS_CLAIMS", "SHARPNESS_COLUMNS", "CollectionMSSSIMLoss", "VAEObjective", "beta_for_rate",
-    "cvae_claims", "cvae_summary", "edge_share", "el_vae_claims", "el_vae_summary", "gradient_energy",
-    "high_frequency_ratio", "label_following", "pad_to", "rate_accuracy_correlation", "reconstruct",
-    "reconstruction_loss", "sharpness_ratio", "sharpness_verdict", "test_report", "train_vae", "vae_data",
+    "ALPHA_CLAIMS", "BETA_CLAIMS", "COLLECTION", "EL_VAE_CLAIMS", "MATCHED_CLAIMS", "OWN_MEASURE_CLAIMS",
+    "REPORT_COLUMNS", "SHARPNESS_CLAIMS", "SHARPNESS_COLUMNS", "CollectionMSSSIMLoss", "VAEObjective",
+    "beta_for_rate", "cvae_claims", "cvae_summary", "edge_share", "el_vae_claims", "el_vae_summary",
+    "gradient_energy", "high_frequency_ratio", "label_following", "matched_claims", "pad_to",
+    "rate_accuracy_correlation", "reconstruct", "reconstruction_loss", "sample_diversity",
+    "sharpness_ratio", "sharpness_verdict", "test_report", "train_vae", "vae_data",
 ]

@@ -157,3 +157,22 @@ def label_following(model: VAE, images: Tensor, labels: Tensor, judge: nn.Module
     other = (labels + shift) % classes
     predicted = judge.predict(model.decode(mu, other))
     return float((predicted == other).float().mean()), float((predicted == labels).float().mean())
+
+
+def sample_diversity(images: Tensor, labels: Tensor) -> float:
+    """How different a class's images are from each other: for each class, the standard deviation of
+    every pixel over that class's images, averaged over the pixels; then the mean over the classes.
+
+    ``images``: ``(N, C, H, W)`` in [0, 1] (uint8 in [0, 255] is scaled); ``labels``: ``(N,)``, every
+    class present at least twice. 0 when a class's images are all the same (a decoder that ignores its
+    code); real Fashion-MNIST test images give about 0.2. A judge's accuracy on samples rewards low
+    diversity (the class's mean image is the easiest to classify), so the two are read together."""
+    x = as_float(images)
+    if x.dim() != 4 or labels.dim() != 1 or len(labels) != len(x):
+        raise ValueError(f"images must be (N, C, H, W) and labels (N,); got {tuple(x.shape)} and "
+                         f"{tuple(labels.shape)}")
+    classes, counts = torch.unique(labels, return_counts=True)
+    if int(counts.min()) < 2:
+        raise ValueError(f"every class must have at least 2 images; got counts {counts.tolist()}")
+    spreads = [x[labels == c].std(dim=0, unbiased=True).mean() for c in classes]
+    return float(torch.stack(spreads).mean())

@@ -134,7 +134,8 @@ def cvae_claims(data: Mapping[str, Any], level: float = stats.LEVEL) -> dict[str
     "reports": [report per seed]}``). For every beta, ``"alpha {sign} {column} @ beta b"``: the largest
     alpha against the smallest (:data:`ALPHA_CLAIMS`); for every alpha,
     ``"beta {sign} {column} @ alpha a"``: the largest beta against the smallest (:data:`BETA_CLAIMS`).
-    Each difference is oriented so that "holds" means the claim as worded."""
+    Each difference is oriented so that "holds" means the claim as worded. With a matched cell
+    (``data["matched_rate"]``) also the claims of :func:`matched_claims`."""
     alphas = sorted({c["alpha"] for c in data["grid"]})
     betas = sorted({c["beta"] for c in data["grid"]})
 
@@ -151,6 +152,36 @@ def cvae_claims(data: Mapping[str, Any], level: float = stats.LEVEL) -> dict[str
         for alpha in alphas:
             found[f"beta {'raises' if sign > 0 else 'lowers'} {column} @ alpha {alpha:g}"] = claim(
                 _cell(data, alpha, betas[-1]), _cell(data, alpha, betas[0]), column, sign)
+    found.update(matched_claims(data, level))
+    return found
+
+
+#: column -> sign: the claims about alpha at a matched rate (the largest alpha at the beta that gives it
+#: the rate of alpha = 0 at the reference beta): +1 "alpha raises it", -1 "alpha lowers it"
+MATCHED_CLAIMS = {"ssim": +1, "sharpness": +1, "accuracy": -1, "follows_label": -1}
+
+
+def matched_claims(data: Mapping[str, Any], level: float = stats.LEVEL) -> dict[str, stats.Difference]:
+    """Notebook 05's claims about alpha at a matched rate (``data["matched_rate"]``: ``{"alpha",
+    "beta", "reference": {"alpha", "beta", "rate"}, "reached_rate", "tolerance", "reports": [report per
+    seed]}``): ``"at a matched rate, alpha {sign} {column}"``, the matched cell against the grid's
+    reference cell, seed by seed (:data:`MATCHED_CLAIMS`). When the reached rate misses the reference's
+    by more than ``tolerance`` (a fraction) the comparison is not at one rate: every interval is made
+    infinite, so every claim is "unresolved". An empty dict when the record has no matched cell."""
+    matched = data.get("matched_rate")
+    if not matched:
+        return {}
+    reference = matched["reference"]
+    arms = {"matched": matched["reports"], "reference": _cell(data, reference["alpha"], reference["beta"])}
+    found = {}
+    for column, sign in MATCHED_CLAIMS.items():
+        order = ("matched", "reference") if sign > 0 else ("reference", "matched")
+        found[f"at a matched rate, alpha {'raises' if sign > 0 else 'lowers'} {column}"] = _paired(
+            arms, column, *order, level)
+    miss = abs(matched["reached_rate"] - reference["rate"]) / reference["rate"]
+    if miss > matched["tolerance"]:
+        found = {name: stats.Difference(d.mean, -float("inf"), float("inf"), d.std, d.n, d.level, d.p,
+                                        d.resolvable) for name, d in found.items()}
     return found
 
 
@@ -175,4 +206,12 @@ def cvae_summary(data: Mapping[str, Any]) -> str:
             f"{len(reversed_)} are reversed{' (' + '; '.join(reversed_) + ')' if reversed_ else ''} and "
             f"{len(unresolved)} are unresolved. Over the {rho.n} cells, Spearman's ρ of rate and sample "
             f"accuracy is {rho.rho:+.2f} (exact permutation p = {rho.p:.3f}).")
+    matched = data.get("matched_rate")
+    if matched:
+        reference = matched["reference"]
+        verdicts = "; ".join(f"{name.split(', ', 1)[1]} {d.verdict}"
+                             for name, d in matched_claims(data).items())
+        text += (f" At a matched rate (α = {matched['alpha']:g} at β = {matched['beta']:.3g}: "
+                 f"{matched['reached_rate']:.1f} nats against {reference['rate']:.1f} for α = "
+                 f"{reference['alpha']:g} at β = {reference['beta']:g}): {verdicts}.")
     return text

@@ -52,6 +52,7 @@ from helpers.experiments.vqvae.verdicts import (
     paired_difference,
     pairwise_orders,
     readme_summary,
+    voting_readings,
 )
 
 __all__ = [
@@ -61,5 +62,5 @@ __all__ = [
     "claim_checks", "claims", "colour", "configuration", "layout_table", "loss_scales", "ordering",
     "orderings_on_all_readings", "paired_difference", "pairwise_orders", "parse_configuration",
     "read_codes", "readme_summary", "reconstruct", "step_times", "term_gradients", "time_ratios",
-    "train_vqvae", "zoo_data",
+    "train_vqvae", "voting_readings", "zoo_data",
 ]

@@ -58,6 +58,22 @@ def _check_readings(readings: Readings) -> list[str]:
     return sorted(names[0])
 
 
+def voting_readings(readings: Readings, dims: Mapping[str, int] | None, n: int) -> Readings:
+    """The readings that decide the claims: those (``"layer · set"``) whose layer has at most as many
+    feature dimensions as images per distance (``dims[layer] <= n``). Where d > n the covariances are
+    singular and the distance between two real samples is mostly the estimator's bias, so such a layer is
+    printed but does not vote. When no layer qualifies (Inception's 2,048 features at 2,000 images) or
+    ``dims`` is None (a record without them), every reading votes."""
+    _check_readings(readings)
+    if dims is None:
+        return dict(readings)
+    unknown = {r.split(" · ")[0] for r in readings} - set(dims)
+    if unknown:
+        raise ValueError(f"dims must give the dimension of every layer read; missing {sorted(unknown)}")
+    kept = {r: v for r, v in readings.items() if dims[r.split(" · ")[0]] <= n}
+    return kept or dict(readings)
+
+
 @dataclass(frozen=True)
 class Ordering:
     """``better`` below ``worse`` on each reading (a feature layer, an image set): the seed-paired
@@ -266,7 +282,8 @@ def claims(data: Mapping) -> dict[str, Claim]:
     passes to ``helpers.results.save(NOTEBOOK, "runs", data)``), only those it can measure:
 
     - the write-up's claims (:func:`claim_checks`) and the single orderings of :data:`KEY_ORDERINGS`
-      (``"better < worse"``), from ``data["fd"]``: reading -> configuration -> FD per seed;
+      (``"better < worse"``), from ``data["fd"]``: reading -> configuration -> FD per seed, on the
+      readings that vote (:func:`voting_readings`, from ``data["dims"]``: layer -> feature dimension);
     - ``"mse_still_improving"``: MSE's validation reconstruction loss fell in the last epoch, seed by
       seed (``data["val_recon"]["mse"]``: per seed, one value per epoch; needs 2 epochs);
     - ``"most_codes_dead"``: in every configuration over half of the ``data["codes"]`` codes are dead
@@ -282,6 +299,7 @@ def claims(data: Mapping) -> dict[str, Claim]:
     found: dict[str, Claim] = {}
     readings = data.get("fd")
     if readings:
+        readings = voting_readings(readings, data.get("dims"), data["fid_images"])
         found.update({n: c for n, c in claim_checks(readings, level).items() if c.verdict is not None})
         have = set(_check_readings(readings))
         for better, worse in KEY_ORDERINGS:
@@ -335,6 +353,7 @@ def readme_summary(data: Mapping) -> str:
     reversed, which unresolved."""
     found = claims(data)
     readings = data["fd"]
+    votes = voting_readings(readings, data.get("dims"), data["fid_images"])
     names = _check_readings(readings)
     seeds = len(next(iter(readings.values()))[names[0]])
     run = "The reference run" if data["profile"] == results.REFERENCE_PROFILE else "The run"
@@ -342,7 +361,7 @@ def readme_summary(data: Mapping) -> str:
     text = (f"{run} (`{data['profile']}` profile: {data['data_set']}, {len(names)} configurations × {seeds} "
             f"seed{'s' * (seeds != 1)}, {data['metric']} on {layers} layer{'s' * (layers != 1)} × "
             f"{len(readings) // layers} disjoint sets of {data['fid_images']} test images) decides each "
-            f"claim by seed-paired {100 * data['level']:g} % intervals on every reading.")
+            f"claim by seed-paired {100 * data['level']:g} % intervals on every reading that votes.")
     measured = [n for n in CLAIMS if n in found]
     by = {v: [n for n in measured if found[n].verdict == v] for v in stats.VERDICTS}
     parts = []
@@ -358,7 +377,10 @@ def readme_summary(data: Mapping) -> str:
         last = list(key.per_reading)[-1]
         d = key.evidence[last]["ssim < mse"]
         text += f" MSE minus SSIM alone on {last}: {d.mean:+.3g} [{d.low:+.3g}, {d.high:+.3g}]."
-    pairs = pairwise_orders(readings, level=data["level"])
+    if len(votes) < len(readings):
+        text += (f" The {len(readings) - len(votes)} readings of layers with more feature dimensions than "
+                 "images (their real-vs-real distance mostly bias) are printed but do not vote.")
+    pairs = pairwise_orders(votes, level=data["level"])
     if pairs:
         count = {v: sum(p.verdict == v for p in pairs) for v in stats.VERDICTS}
         text += (f" Of {len(pairs)} pairs with different published FIDs, {count[HOLDS]} keep the write-up's "
@@ -370,6 +392,7 @@ def readme_summary(data: Mapping) -> str:
     state = [n for n in ("mse_still_improving", "most_codes_dead") if n in found]
     if state:
         text += " Undertrained: " + ", ".join(f"“{SHORT[n]}” {found[n].verdict}" for n in state) + "."
-    text += (" Every interval is per comparison, not corrected for the number of pairs or claims, and the six"
-             " readings share the same three seed pairs: agreement across them is not replication.")
+    text += (" Every interval is per comparison, not corrected for the number of pairs or claims, and the "
+             f"{len(votes)} voting readings share the same {seeds} seed pairs: agreement across them is not "
+             "replication.")
     return text
