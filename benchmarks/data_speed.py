@@ -29,8 +29,8 @@ from torch.utils.data import DataLoader, Subset, TensorDataset
 
 from helpers.config import data_dir
 from helpers.data import load_split
-from helpers.diffraction import PseudoDiffraction
-from helpers.loader import TensorLoader
+from helpers.data.diffraction import PseudoDiffraction
+from helpers.data.loader import TensorLoader
 
 BATCH = 64
 

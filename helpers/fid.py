@@ -67,6 +67,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers.checks import non_negative_int, positive_int
+
 FID = "FID"
 CLASSIFIER_FD = "FD (classifier features)"
 INCEPTION_SIZE = 299  # pytorch-fid resizes every image to 299 x 299, bilinear, before InceptionV3
@@ -292,8 +294,7 @@ def random_halves(n: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Ten
 
     Raises ``ValueError`` unless ``2 <= size`` and ``2 * size <= n``."""
     for name, value in (("n", n), ("size", size), ("seed", seed)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{name} must be a non-negative int; got {value!r}")
+        non_negative_int(name, value)
     if size < 2 or 2 * size > n:
         raise ValueError(f"size must be between 2 and n / 2 = {n // 2} (two disjoint draws of n = {n}); "
                          f"got {size}")
@@ -447,8 +448,7 @@ class FeatureExtractor:
     def __call__(self, images: torch.Tensor, batch_size: int = 100) -> torch.Tensor:
         """Features ``(N, d)`` float64 on the CPU of ``images`` ``(N, C, H, W)`` in [0, 1], in batches of
         ``batch_size`` moved to the network's device."""
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int; got {batch_size!r}")
+        positive_int("batch_size", batch_size)
         _check_images(images)
         was_training = self.network.training
         self.network.eval()

@@ -68,10 +68,10 @@ from torch import Tensor, nn
 
 from helpers.ssim import (
     SMALL_IMAGE_WINDOW,
-    _autocast_off,
-    _on_device,
+    autocast_off,
     ms_ssim,
     ms_ssim_options_for_size,
+    on_device,
     ssim,
 )
 
@@ -92,8 +92,8 @@ _COMBINATION = re.compile(r"mse\+(?P<loss>[^@]*)@(?P<weight>.*)")
 
 
 def _device_tensor(t: Tensor, device: torch.device) -> Tensor:
-    """A constant of piqa's (float32) on ``device``, copied there once (see helpers.ssim._on_device)."""
-    return _on_device(tuple(t.flatten().tolist()), torch.float32, device).view(t.shape)
+    """A constant of piqa's (float32) on ``device``, copied there once (see helpers.ssim.on_device)."""
+    return on_device(tuple(t.flatten().tolist()), torch.float32, device).view(t.shape)
 
 
 def _luminance(x: Tensor, rows: int) -> Tensor:
@@ -240,7 +240,7 @@ class ReconstructionLoss(nn.Module):
         if self.check == "always" or not self.checked:
             _check_values(output, target)
             self.checked = True
-        with _autocast_off(output.device):
+        with autocast_off(output.device):
             return self.spec.compute(output.float(), target.float())
 
     def extra_repr(self) -> str:

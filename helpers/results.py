@@ -3,7 +3,7 @@
 A notebook calls :func:`save` with the final metrics of each of its runs and the verdicts it printed.
 The ``cpu`` profile's files are the course's reference results: they go to ``results/<notebook>/`` and
 are committed, so that the unit tests re-decide each claim from them without training, and
-``python -m helpers.generate`` writes the README's result numbers from them. Every other profile writes
+``python -m helpers.tools.generate`` writes the README's result numbers from them. Every other profile writes
 to ``runs/<profile>/results/<notebook>/`` (git-ignored), so a smoke, GPU or Colab run never changes
 the committed files.
 

@@ -309,7 +309,7 @@ class _MeanSimilarity(torch.autograd.Function):
         coefficients, x, y, shift, window = ctx.saved_tensors
         h, w = coefficients.shape[-2:]
         # d(mean over the H' x W' positions of each image and channel)/d(map) = grad / (H' W')
-        with _autocast_off(x.device):  # backward() may be called inside an autocast region
+        with autocast_off(x.device):  # backward() may be called inside an autocast region
             g = _weighted_filter_transpose(coefficients, (grad / (h * w))[:, None, :, None, None], window)
         xc, yc = x - shift, y - shift
         grad_x = grad_y = None
@@ -326,7 +326,7 @@ def _compute_dtype(x: Tensor, y: Tensor) -> torch.dtype:
     return torch.float64 if torch.float64 in (x.dtype, y.dtype) else torch.float32
 
 
-def _autocast_off(device: torch.device):
+def autocast_off(device: torch.device):
     """A context in which autocast is off on ``device``.
 
     Autocast would run the filtering in bfloat16 or float16, whose 8 or 11 bits of mantissa cost SSIM
@@ -355,7 +355,7 @@ def _window(size: int, sigma: float, dtype: torch.dtype, device: torch.device) -
 
 
 @functools.lru_cache(maxsize=64)
-def _on_device(values: tuple[float, ...], dtype: torch.dtype, device: torch.device) -> Tensor:
+def on_device(values: tuple[float, ...], dtype: torch.dtype, device: torch.device) -> Tensor:
     return torch.tensor(values, dtype=torch.float64).to(dtype=dtype, device=device)
 
 
@@ -394,7 +394,7 @@ def ssim(
     """
     _check_arguments(x, y, data_range, window_size, sigma, k1, k2, reduction, check_values)
     dtype, window, c1, c2 = _constants(x, y, data_range, window_size, sigma, k1, k2)
-    with _autocast_off(x.device):
+    with autocast_off(x.device):
         per_channel = _MeanSimilarity.apply(x.to(dtype), y.to(dtype), window, c1, c2, True)
         return _reduce(per_channel, reduction).to(torch.promote_types(x.dtype, y.dtype))
 
@@ -415,7 +415,7 @@ def ssim_map(
     """
     _check_arguments(x, y, data_range, window_size, sigma, k1, k2, "none")
     dtype, window, c1, c2 = _constants(x, y, data_range, window_size, sigma, k1, k2)
-    with _autocast_off(x.device):
+    with autocast_off(x.device):
         similarity, _, _ = _similarity_terms(x.to(dtype), y.to(dtype), window, c1, c2, luminance=True)
         return similarity.to(torch.promote_types(x.dtype, y.dtype))
 
@@ -491,7 +491,7 @@ def ms_ssim_scales(
         raise ValueError(f"scales must be a positive int; got {scales!r}")
     _check_scales(x, window_size, scales)
     dtype, window, c1, c2 = _constants(x, y, data_range, window_size, sigma, k1, k2)
-    with _autocast_off(x.device):
+    with autocast_off(x.device):
         values = _scale_values(x.to(dtype), y.to(dtype), window, c1, c2, scales)
         return values.to(torch.promote_types(x.dtype, y.dtype))
 
@@ -530,8 +530,8 @@ def ms_ssim(
         raise ValueError(f"weights must be a non-empty sequence of positive numbers; got {weights!r}")
     _check_scales(x, window_size, len(weights))
     dtype, window, c1, c2 = _constants(x, y, data_range, window_size, sigma, k1, k2)
-    exponents = _on_device(tuple(float(w) for w in weights), dtype, x.device)[:, None, None]
-    with _autocast_off(x.device):
+    exponents = on_device(tuple(float(w) for w in weights), dtype, x.device)[:, None, None]
+    with autocast_off(x.device):
         values = _scale_values(x.to(dtype), y.to(dtype), window, c1, c2, len(weights))  # (M, N, C)
         per_channel = _ClippedPower.apply(values, exponents).prod(dim=0)
         return _reduce(per_channel, reduction).to(torch.promote_types(x.dtype, y.dtype))

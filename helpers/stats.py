@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, stats
 
+from helpers.checks import positive_int
+
 HOLDS, REVERSED, UNRESOLVED = "holds", "reversed", "unresolved"
 VERDICTS = (HOLDS, REVERSED, UNRESOLVED)
 LEVEL = 0.95  # the course's confidence level, unless a notebook states another
@@ -166,8 +168,7 @@ def resolvable_difference(std: float, n: int, level: float = LEVEL, power: float
     pairs detects with probability ``power``, when the per-seed differences have standard deviation
     ``std`` (from the non-central t distribution). ``inf`` for fewer than 2 seeds; 0 for ``std`` 0."""
     level, power = _check_level("level", level), _check_level("power", power)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int; got {n!r}")
+    positive_int("n", n)
     if not (math.isfinite(std) and std >= 0):
         raise ValueError(f"std must be a finite number >= 0; got {std!r}")
     if n < 2:
@@ -194,8 +195,7 @@ def false_positive_rate(n: int, level: float = LEVEL, trials: int = 100_000, see
     share whose t-interval at ``level`` excludes 0. Should be close to ``1 - level`` at every n."""
     level = _check_level("level", level)
     for name, value in (("n", n), ("trials", trials)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int; got {value!r}")
+        positive_int(name, value)
     if n < 2:
         raise ValueError(f"n must be at least 2 (one seed has no interval); got {n}")
     d = np.random.default_rng(seed).standard_normal((trials, n))

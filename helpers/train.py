@@ -2,9 +2,16 @@
 
     run_dir = run_directory(runs_dir(), "vae", {"loss": "ms_ssim", "beta": 1e-3, "seed": 0}, data=train)
     history = fit(model, objective, train, val, epochs=20, run_dir=run_dir, metrics=get_metrics())
-    model, history, config = load_run(run_dir)  # later, anywhere: no data, no training
+    model = load_run(run_dir).model  # later, anywhere: no data, no training
 
-``train`` and ``val`` are :class:`helpers.loader.TensorLoader`\\ s of ``(x, y)`` batches (images and
+Every experiment of the course trains through :func:`run`, which adds to ``fit`` what a comparison of
+many runs needs (a keyed folder reused when finished, a NaN recorded as a result, a lock between the
+tasks of a job array) and returns one :class:`Run`::
+
+    result = run(run_dir, model, objective, train, val, epochs=20, seed=0)
+    result.model, result.history, result.run_dir, result.failure
+
+``train`` and ``val`` are :class:`helpers.data.loader.TensorLoader`\\ s of ``(x, y)`` batches (images and
 labels; or inputs and targets). ``objective(model, x, y, at)`` returns a dict of scalar tensors:
 ``"loss"``, the value that is minimised, and any components worth following (``"mse"``, ``"kl"``,
 ...). ``at`` (a :class:`Step`) says the epoch and step, for schedules such as a KL warm-up. To be
@@ -45,7 +52,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -54,7 +60,8 @@ from tqdm.auto import tqdm
 
 from helpers import models
 from helpers.config import device as best_device
-from helpers.loader import TensorLoader
+from helpers.data.loader import TensorLoader
+from helpers.locks import exclusive
 
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.csv"
@@ -132,12 +139,29 @@ def read_history(run_dir: str | Path) -> list[dict[str, float]]:
     return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in rows]
 
 
-class Run(NamedTuple):
-    """A trained run, reloaded: the model (eval mode, on CPU), its history, its ``config.json``."""
+@dataclass(frozen=True)
+class Run:
+    """A run of :func:`run`, or one reloaded by :func:`load_run`: ``model`` (eval mode, on the CPU by
+    default; None when the run failed), its ``history`` (one dict per epoch, as :func:`fit` returns),
+    its folder ``run_dir``, and ``failure``: the message of the NaN that stopped it, or None."""
 
-    model: nn.Module
+    model: nn.Module | None
     history: list[dict[str, float]]
-    config: dict
+    run_dir: Path
+    failure: str | None = None
+
+    @property
+    def config(self) -> dict:
+        """The settings the run is keyed by (``config.json``'s ``"config"``; empty without one)."""
+        path = self.run_dir / CONFIG
+        return json.loads(path.read_text())["config"] if path.exists() else {}
+
+    def trained(self) -> Run:
+        """This run, if it did not fail; else :class:`NonFiniteLossError` with its failure (for an
+        experiment that cannot go on without the model)."""
+        if self.failure is not None:
+            raise NonFiniteLossError(self.failure)
+        return self
 
 
 def load_run(run_dir: str | Path, device: torch.device | str = "cpu") -> Run:
@@ -157,8 +181,7 @@ def load_run(run_dir: str | Path, device: torch.device | str = "cpu") -> Run:
     model = models.build(state["model_description"])
     _load_weights(model, state["model"], run_dir)
     model.to(device).eval()
-    config = json.loads((Path(run_dir) / CONFIG).read_text()) if (Path(run_dir) / CONFIG).exists() else {}
-    return Run(model, state["history"], config)
+    return Run(model, state["history"], Path(run_dir))
 
 
 # --------------------------------------------------------------------------------------------
@@ -315,7 +338,7 @@ def fit(
         raise ValueError(f"epochs must be a positive int; got {epochs!r}")
     for name, loader in (("train", train), ("val", val)):
         if not isinstance(loader, TensorLoader):
-            raise TypeError(f"{name} must be a helpers.loader.TensorLoader; got {type(loader).__name__}")
+            raise TypeError(f"{name} must be a helpers.data.TensorLoader; got {type(loader).__name__}")
     metrics = dict(metrics or {})
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -391,3 +414,52 @@ def _moved(loader: TensorLoader, device: torch.device) -> TensorLoader:
     return TensorLoader(*loader.tensors, batch_size=loader.batch_size, shuffle=loader.shuffle,
                         seed=loader.seed, device=device, drop_last=loader.drop_last, info=loader.info)
 
+
+# --------------------------------------------------------------------------------------------
+# One run of an experiment
+# --------------------------------------------------------------------------------------------
+
+FAILED = "failed.txt"  # a run that went NaN records why here, so that it is not trained again
+LOCK = "run.lock"
+
+
+def run(
+    run_dir: str | Path,
+    model: nn.Module,
+    objective: Objective,
+    train: TensorLoader,
+    val: TensorLoader,
+    epochs: int,
+    *,
+    seed: int,
+    lock: bool = False,
+    **fit_options,
+) -> Run:
+    """Train ``model`` in ``run_dir`` (from :func:`run_directory`), or reload it: the one way every
+    experiment of the course trains. Returns a :class:`Run`.
+
+    ``model``: the network, built by the caller after ``torch.manual_seed(seed)`` so that its initial
+    weights come from ``seed``; ``seed`` also fixes the batch order (:func:`fit`). ``fit_options``:
+    :func:`fit`'s keyword arguments (``metrics``, ``lr``, ``device``, ``train_eval_size``,
+    ``progress``, ``on_epoch_end``, ...). A finished run is reloaded from its checkpoint, an
+    interrupted one continued. A run whose loss became NaN or infinite is recorded in ``failed.txt``
+    and returned with ``failure`` set and no model, now and every later time: a NaN is a result of
+    the objective, not an error of the experiment (:meth:`Run.trained` raises it where it is one).
+    ``lock``: hold ``run_dir/run.lock`` (:func:`helpers.locks.exclusive`), so that two processes
+    given the same configuration (the tasks of a job array) train it once: one trains, one reuses.
+    """
+    run_dir = Path(run_dir)
+    with exclusive(run_dir / LOCK) if lock else contextlib.nullcontext():
+        if (run_dir / FAILED).exists():
+            return Run(None, _partial_history(run_dir), run_dir, (run_dir / FAILED).read_text().strip())
+        try:
+            history = fit(model, objective, train, val, epochs, run_dir, seed=seed, **fit_options)
+        except NonFiniteLossError as error:
+            (run_dir / FAILED).write_text(str(error) + "\n")
+            return Run(None, _partial_history(run_dir), run_dir, str(error))
+        return Run(load_run(run_dir).model, history, run_dir)
+
+
+def _partial_history(run_dir: Path) -> list[dict[str, float]]:
+    """The epochs a failed run finished (``history.csv``), or none."""
+    return read_history(run_dir) if (run_dir / HISTORY).exists() else []

@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import batch
+from helpers.tools import batch
 
 
 def _notebook(path, *sources):
@@ -27,7 +27,7 @@ def _notebook(path, *sources):
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, "-m", "helpers.batch", "--no-progress", *args],
+    return subprocess.run([sys.executable, "-m", "helpers.tools.batch", "--no-progress", *args],
                           capture_output=True, text=True, timeout=300)
 
 
@@ -121,7 +121,7 @@ def _interrupt_in_slow_cell(folder, slow_cell, deliver, ignored_on_start=False):
     with open(stdout_path, "w") as stdout, open(stderr_path, "w") as stderr:
         # files, not pipes: a pipe would also wait for any process that outlives the runner
         run = subprocess.Popen(
-            [sys.executable, "-m", "helpers.batch", "--no-progress", "--profile", "smoke",
+            [sys.executable, "-m", "helpers.tools.batch", "--no-progress", "--profile", "smoke",
              "--notebooks", str(src), "--output", str(out)],
             stdout=stdout, stderr=stderr, start_new_session=True,
             preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignored_on_start else None,

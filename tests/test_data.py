@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,15 +11,11 @@ import torch
 
 from helpers import data
 from helpers.config import data_dir
-from helpers.data import (
-    DataFileError,
-    SyntheticDataWarning,
-    check_idx_file,
-    get_dataset,
-)
+from helpers.data import DataFileError, DatasetInfo, SyntheticDataWarning, get_dataset, staging
+from helpers.data.staging import check_idx_file
 
 STAGED = all((data_dir() / folder / "raw" / f).exists() for folder in ("MNIST", "FashionMNIST")
-             for f in data.MNIST_FILES)
+             for f in staging.MNIST_FILES)
 
 
 @pytest.fixture(autouse=True)
@@ -122,10 +119,10 @@ def test_stage_copies_an_installed_debian_fashion_mnist(tmp_path, monkeypatch):
     fake = _fake_mnist(tmp_path / "made")
     import gzip
 
-    for f in data.MNIST_FILES:
+    for f in staging.MNIST_FILES:
         (source / f"{f}.gz").write_bytes(gzip.compress((fake / f).read_bytes()))
-    monkeypatch.setattr(data, "FASHION_DEBIAN_DIR", source)
-    report = data.stage(tmp_path / "root", fetch=False)
+    monkeypatch.setattr(staging, "FASHION_DEBIAN_DIR", source)
+    report = staging.stage(tmp_path / "root", fetch=False)
     assert "staged from" in report["fashion-mnist"]
     ds, info = get_dataset("fashion-mnist", "train", root=tmp_path / "root", mode="real")
     assert info.is_real and len(ds) == 12
@@ -158,7 +155,7 @@ def test_size_subsets_keep_their_class_names(tmp_path):
 
 
 def test_load_split_gives_the_images_get_dataset_gives(tmp_path):
-    from helpers.loader import TensorLoader
+    from helpers.data.loader import TensorLoader
 
     _fake_mnist(tmp_path)
     split = data.load_split("mnist", "val", root=tmp_path, progress=False)
@@ -174,7 +171,7 @@ def test_load_split_gives_the_images_get_dataset_gives(tmp_path):
 
 
 def test_pseudo_diffraction_is_made_once_and_cached_by_version_and_seed(tmp_path):
-    from helpers import diffraction
+    from helpers.data import diffraction
 
     fresh = diffraction.generate(250, 10, cache=None, progress=False)  # crosses a block boundary
     cached = diffraction.generate(250, 10, cache=tmp_path, progress=False)
@@ -191,3 +188,19 @@ def test_pseudo_diffraction_is_made_once_and_cached_by_version_and_seed(tmp_path
         assert labels[i].item() == label
     folder = diffraction.cache_folder(tmp_path, seed=3)
     assert folder.name == f"v{diffraction.GENERATOR_VERSION}-seed3"
+
+
+def test_splits_hold_pairs_and_keep_the_first_training_pairs():
+    info = DatasetInfo("mnist", "train", "test bytes", False, tuple("0123456789"), (1, 28, 28), 10)
+    images, labels = torch.zeros(10, 1, 28, 32, dtype=torch.uint8), torch.arange(10)
+    splits = data.Splits(train=(images, labels), val=(images[:4], labels[:4]), info=info,
+                         val_info=replace(info, split="val", size=4))
+    assert splits.side == 32 and splits.label == "synthetic stand-in for MNIST" and splits.test is None
+    small = splits.first(3)
+    assert torch.equal(small.train[1], labels[:3]) and small.info.size == 3 and small.val is splits.val
+    with pytest.raises(ValueError, match="count must be at most the 10 training pairs; got 11"):
+        splits.first(11)
+    with pytest.raises(ValueError, match="count must be a positive int; got 0"):
+        splits.first(0)
+    with pytest.raises(ValueError, match="train must be a pair"):
+        data.Splits(train=(images, labels[:9]), val=(images, labels), info=info, val_info=info)

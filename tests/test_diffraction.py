@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import diffraction
-from helpers.data import get_dataset, load_split
-from helpers.diffraction import (
+from helpers.data import diffraction, get_dataset, load_split
+from helpers.data.diffraction import (
     PseudoDiffraction,
     lacbed_reflections,
     pseudo_diffraction,

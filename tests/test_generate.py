@@ -5,7 +5,8 @@ import shutil
 import nbformat
 import pytest
 
-from helpers import config, generate
+from helpers import config
+from helpers.tools import generate
 
 
 @pytest.fixture

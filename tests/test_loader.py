@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers.loader import TensorLoader
+from helpers.data.loader import TensorLoader
 
 
 def _loader(**kwargs):

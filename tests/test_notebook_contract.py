@@ -10,8 +10,8 @@ import sys
 import nbformat
 import pytest
 
-from helpers import generate
 from helpers.config import notebooks_dir, repo_root
+from helpers.tools import generate
 
 _URL = re.compile(r"\]\((https://colab\.research\.google\.com/github/[^)]+)\)")
 
@@ -102,7 +102,7 @@ def test_results_are_saved_under_the_notebook_profile(notebook_path):
 
 
 def test_generated_parts_are_up_to_date():
-    assert generate.stale_files(write=False) == [], "run `python -m helpers.generate`"
+    assert generate.stale_files(write=False) == [], "run `python -m helpers.tools.generate`"
 
 
 def test_setup_cell_does_nothing_outside_colab(monkeypatch):

@@ -10,11 +10,9 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from helpers import overfitting
-from helpers.data import DatasetInfo
-from helpers.models.gdn_autoencoder import GDNAutoencoder
-from helpers.overfitting import (
-    PatternData,
+from helpers.data import DatasetInfo, Splits
+from helpers.experiments import overfitting
+from helpers.experiments.overfitting import (
     PatternObjective,
     diverged,
     forward_macs,
@@ -24,11 +22,15 @@ from helpers.overfitting import (
     offset_parts,
     pattern_metrics,
     plateau_onset,
+    read_snapshots,
     relative_gap,
     run_record,
     tail_mean,
     train_pattern_model,
 )
+from helpers.experiments.overfitting import runs as overfitting_runs
+from helpers.experiments.overfitting.verdicts import _any_of
+from helpers.models.gdn_autoencoder import GDNAutoencoder
 from helpers.ssim import DEFAULT_WEIGHTS, ms_ssim
 from helpers.train import Step
 
@@ -38,10 +40,10 @@ def _info(split: str, size: int) -> DatasetInfo:
                        size)
 
 
-def _data(train: int = 8, val: int = 4) -> PatternData:
+def _data(train: int = 8, val: int = 4) -> Splits:
     g = torch.Generator().manual_seed(0)
     pairs = [tuple(torch.rand(n, 1, 128, 128, generator=g) for _ in range(2)) for n in (train, val)]
-    return PatternData(pairs[0], pairs[1], _info("train", train), _info("val", val))
+    return Splits(train=pairs[0], val=pairs[1], info=_info("train", train), val_info=_info("val", val))
 
 
 def test_ms_ssim_loss_is_100_times_one_minus_the_7_tap_5_scale_value():
@@ -101,13 +103,13 @@ def test_gap_growth_is_the_tail_gap_less_the_first_epoch_gap():
 def test_mean_pattern_baseline_measures_the_mean_training_pattern():
     train = torch.stack([torch.full((1, 128, 128), v) for v in (0.2, 0.4)])
     val = torch.stack([torch.full((1, 128, 128), v) for v in (0.3, 0.9)])
-    data = PatternData((train, train), (val, val), _info("train", 2), _info("val", 2))
+    data = Splits(train=(train, train), val=(val, val), info=_info("train", 2), val_info=_info("val", 2))
     found = mean_pattern_baseline(data, {"mse": pattern_metrics()["mse"]}, batch_size=1)
     # the mean pattern is 0.3 everywhere: train (0.01 + 0.01) / 2, validation (0 + 0.36) / 2
     assert found["mse"]["train"] == pytest.approx(0.01) and found["mse"]["val"] == pytest.approx(0.18)
     assert found["mse"]["gap"] == pytest.approx((0.18 - 0.01) / 0.18)
     assert set(mean_pattern_baseline(data)) == {"mse", "bce", "ms_ssim_loss"}
-    same = PatternData((train, train), (train, train), _info("train", 2), _info("val", 2))
+    same = Splits(train=(train, train), val=(train, train), info=_info("train", 2), val_info=_info("val", 2))
     assert mean_pattern_baseline(same)["mse"]["gap"] == pytest.approx(0.0, abs=1e-6)
     with pytest.raises(ValueError, match="batch_size"):
         mean_pattern_baseline(data, batch_size=0)
@@ -199,7 +201,7 @@ def test_run_record_holds_the_final_measurements_the_claims_use():
 
 
 def test_any_of_is_the_verdict_of_either():
-    any_of = overfitting._any_of
+    any_of = _any_of
     assert any_of(["unresolved", "holds"]) == "holds"
     assert any_of(["reversed", "reversed"]) == "reversed"
     assert any_of(["reversed", "unresolved"]) == "unresolved"
@@ -221,7 +223,7 @@ def test_pattern_data_rejects_sets_without_densities(monkeypatch):
         densities = None
         images = torch.zeros(1)
 
-    monkeypatch.setattr(overfitting, "load_split", lambda *a, **k: Loaded())
+    monkeypatch.setattr(overfitting_runs, "load_split", lambda *a, **k: Loaded())
     with pytest.raises(ValueError, match="paired density images"):
         overfitting.pattern_data(4, 4, name="mnist")
 
@@ -237,7 +239,8 @@ def test_a_run_trains_reloads_and_keeps_snapshots(tmp_path):
     # each epoch saw the 8 pairs twice: 16 images in 4 steps
     seen = run.history[0]["images_per_second"] * run.history[0]["train_seconds"]
     assert seen == pytest.approx(16, rel=1e-6)
-    assert sorted(run.snapshots) == [1, 2] and run.snapshots[2].shape == (4, 1, 128, 128)
+    snapshots = read_snapshots(run.run_dir)
+    assert sorted(snapshots) == [1, 2] and snapshots[2].shape == (4, 1, 128, 128)
     assert not run.model.training
     stamp = (run.run_dir / "checkpoint.pt").stat().st_mtime_ns
     again = train_pattern_model(data, "bce", 0, repeats=2, **kwargs)  # reused, not trained again

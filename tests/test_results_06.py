@@ -8,7 +8,7 @@ import copy
 import pytest
 
 from helpers import results, stats
-from helpers.overfitting import CLAIM_GROUPS, RUN_IDENTITY, claim_names, claims, readme_summary
+from helpers.experiments.overfitting import CLAIM_GROUPS, RUN_IDENTITY, claim_names, claims, readme_summary
 
 DESIGN = {"losses": ["ms_ssim", "mse", "bce"], "swept": ["ms_ssim", "mse"], "shown_code": 64,
           "code_pairs": 128, "train_images": 512, "codes": [1, 64, 256], "train_sizes": [128, 512],

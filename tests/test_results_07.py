@@ -1,5 +1,5 @@
 """Notebook 07's verdicts, re-decided from its saved record (results/07_fid_analysis/runs.json) without
-training, and :func:`helpers.vqvae_experiments.claims` on synthetic records with a known effect and with
+training, and :func:`helpers.experiments.vqvae.claims` on synthetic records with a known effect and with
 none."""
 
 import json
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from helpers import results, stats
-from helpers.vqvae_experiments import CLAIMS, KEY_ORDERINGS, SHORT, claims, readme_summary
+from helpers.experiments.vqvae import CLAIMS, KEY_ORDERINGS, SHORT, claims, readme_summary
 
 HOLDS, REVERSED, UNRESOLVED = stats.HOLDS, stats.REVERSED, stats.UNRESOLVED
 NAMES = ("mse", "psnr", "ssim", "ms_ssim", "haarpsi", "gmsd", "ms_gmsd", "mse+haarpsi@0.5", "mse+gmsd@0.5",

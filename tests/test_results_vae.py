@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from helpers import results, stats
-from helpers.vae_claims import (
+from helpers.experiments.vae import (
     EL_VAE_CLAIMS,
     cvae_claims,
     cvae_summary,

@@ -16,18 +16,21 @@ from torch.overrides import TorchFunctionMode
 
 from helpers.config import repo_root
 from helpers.data import DatasetInfo
-from helpers.loader import TensorLoader
+from helpers.data.loader import TensorLoader
 from helpers.models.conv_autoencoder import ConvAutoencoder
 from helpers.ssim import SSIMLoss
 from helpers.train import (
     CHECKPOINT,
     CONFIG,
+    FAILED,
     TIMING_COLUMNS,
     NonFiniteLossError,
+    Run,
     Step,
     fit,
     load_run,
     read_history,
+    run,
     run_directory,
 )
 
@@ -36,7 +39,7 @@ SETUP = textwrap.dedent('''
     import torch
     from torch import nn
 
-    from helpers.loader import TensorLoader
+    from helpers.data.loader import TensorLoader
 
     torch.set_num_threads(1)
 
@@ -279,5 +282,48 @@ def test_bad_arguments(tmp_path):
             metrics={"mse": max_error})
     with pytest.raises(ValueError, match="amp=True needs a CUDA device; got cpu"):
         fit(model, objective, train, val, epochs=1, run_dir=tmp_path / "d", device="cpu", amp=True)
-    with pytest.raises(TypeError, match="train must be a helpers.loader.TensorLoader; got list"):
+    with pytest.raises(TypeError, match="train must be a helpers.data.TensorLoader; got list"):
         fit(model, objective, [], val, epochs=1, run_dir=tmp_path / "e")
+
+
+def _autoencoder_run(run_dir, objective=objective, epochs=2, **kwargs):
+    """One :func:`run` of a network of helpers.models (so that it can be reloaded) on 8 x 8 images."""
+    torch.manual_seed(0)
+    images = torch.rand(24, 1, 8, 8)
+    train = TensorLoader(images[:16], torch.zeros(16), batch_size=8, shuffle=True, seed=0)
+    val = TensorLoader(images[16:], torch.zeros(8), batch_size=8)
+    torch.manual_seed(0)
+    model = ConvAutoencoder(channels=1, width=4)
+    return run(run_dir, model, objective, train, val, epochs, seed=0, device="cpu", progress=False,
+               train_eval_size=8, **kwargs)
+
+
+def test_run_trains_reloads_and_reuses_a_finished_run(tmp_path):
+    run_dir = run_directory(tmp_path, "ae", {"width": 4}, data=_info("random", False))
+    ended = []
+    first = _autoencoder_run(run_dir, lock=True, on_epoch_end=lambda epoch, row: ended.append(epoch))
+    assert isinstance(first, Run) and first.failure is None and first.run_dir == run_dir
+    assert ended == [1, 2] and [row["epoch"] for row in first.history] == [1, 2]
+    assert isinstance(first.model, ConvAutoencoder) and not first.model.training
+    assert first.config == {"width": 4} and first.trained() is first
+    stamp = (run_dir / CHECKPOINT).stat().st_mtime_ns
+    again = _autoencoder_run(run_dir)
+    assert (run_dir / CHECKPOINT).stat().st_mtime_ns == stamp and again.history == first.history
+    assert load_run(run_dir).history == first.history and load_run(run_dir).run_dir == run_dir
+    assert Run(None, [], tmp_path / "no config").config == {}
+
+
+def test_run_records_a_nan_as_a_result_and_does_not_train_it_again(tmp_path):
+    def breaks_in_epoch_two(model, images, labels, at):
+        terms = dict(objective(model, images, labels, at))
+        terms["loss"] = terms["loss"] * (float("nan") if at.epoch == 2 else 1.0)
+        return terms
+
+    failed = _autoencoder_run(tmp_path, breaks_in_epoch_two, epochs=3)
+    assert failed.model is None and "is not finite at epoch 2" in failed.failure
+    assert (tmp_path / FAILED).read_text().strip() == failed.failure
+    assert [row["epoch"] for row in failed.history] == [1]  # the epoch that finished
+    again = _autoencoder_run(tmp_path, epochs=3)  # a sound objective now: the recorded failure stands
+    assert again.failure == failed.failure and again.model is None and len(again.history) == 1
+    with pytest.raises(NonFiniteLossError, match="not finite at epoch 2"):
+        again.trained()

@@ -7,11 +7,8 @@ import torch
 from scipy import ndimage
 
 from helpers import models
-from helpers.classify import accuracy
-from helpers.models.classifier import Classifier
-from helpers.models.vae import VAE, kl_divergence
-from helpers.train import Step
-from helpers.vae_experiments import (
+from helpers.experiments.classify import accuracy
+from helpers.experiments.vae import (
     COLLECTION,
     VAEObjective,
     beta_for_rate,
@@ -21,8 +18,11 @@ from helpers.vae_experiments import (
     pad_to,
     sample_diversity,
     sharpness_ratio,
-    weights_hash,
 )
+from helpers.models import weights_hash
+from helpers.models.classifier import Classifier
+from helpers.models.vae import VAE, kl_divergence
+from helpers.train import Step
 
 
 def test_vae_shapes_and_output_range():
@@ -183,8 +183,7 @@ def test_weights_hash():
 
 
 def _tiny_data():
-    from helpers.data import DatasetInfo
-    from helpers.vae_experiments import VAEData
+    from helpers.data import DatasetInfo, Splits
 
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (96, 1, 16, 16), generator=generator, dtype=torch.uint8)
@@ -194,12 +193,13 @@ def _tiny_data():
         return DatasetInfo("fashion-mnist", split, "random test bytes", False, ("a", "b", "c"), (1, 16, 16),
                            32)
 
-    return VAEData((images[:64], labels[:64]), (images[64:80], labels[64:80]), (images[80:], labels[80:]),
-                   info("train"), info("val"), 16)
+    return Splits(train=(images[:64], labels[:64]), val=(images[64:80], labels[64:80]),
+                  test=(images[80:], labels[80:]), info=info("train"), val_info=info("val"))
 
 
 def test_train_vae_trains_reuses_and_honours_a_recorded_failure(tmp_path):
-    from helpers.vae_experiments import FAILED, REPORT_COLUMNS, test_report, train_vae
+    from helpers.experiments.vae import REPORT_COLUMNS, test_report, train_vae
+    from helpers.train import FAILED
 
     data = _tiny_data()
     arguments = dict(epochs=1, batch_size=16, widths=(4, 8), latent=3, root=tmp_path, device="cpu",
@@ -221,7 +221,7 @@ def test_train_vae_trains_reuses_and_honours_a_recorded_failure(tmp_path):
 
 
 def test_signature_changes_with_the_network_and_a_changed_network_is_refused(tmp_path):
-    from helpers.loader import TensorLoader
+    from helpers.data.loader import TensorLoader
     from helpers.train import fit, load_run
 
     assert models.signature(Classifier(1, 3, 4)) == models.signature(Classifier(1, 3, 4))
@@ -243,7 +243,7 @@ def test_signature_changes_with_the_network_and_a_changed_network_is_refused(tmp
 
 
 def test_label_following_tells_label_from_code():
-    from helpers.vae_experiments import label_following
+    from helpers.experiments.vae import label_following
 
     torch.manual_seed(0)
     model = VAE(16, 1, (4, 8), 3, classes=4).eval()

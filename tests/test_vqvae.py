@@ -180,7 +180,7 @@ def test_describe_and_build_make_the_same_network():
 
 
 def test_fit_trains_it_and_the_training_steps_code_usage_is_counted(tmp_path):
-    from helpers.loader import TensorLoader
+    from helpers.data.loader import TensorLoader
     from helpers.train import fit
 
     generator = torch.Generator().manual_seed(0)

@@ -9,20 +9,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import vqvae_experiments as zoo
-from helpers.data import DatasetInfo, Split
-from helpers.models.vqvae import VQVAE
-from helpers.train import Step
-from helpers.vqvae_experiments import (
+from helpers.data import DatasetInfo, Split, Splits
+from helpers.experiments import vqvae as zoo
+from helpers.experiments.vqvae import (
     CONFIGURATIONS,
     HOLDS,
     PUBLISHED_FID,
     REVERSED,
     UNRESOLVED,
     VQObjective,
-    ZooData,
     check_configurations,
     claim_checks,
+    costs,
     layout_table,
     loss_scales,
     ordering,
@@ -30,12 +28,15 @@ from helpers.vqvae_experiments import (
     paired_difference,
     pairwise_orders,
     parse_configuration,
+    runs,
     step_times,
     term_gradients,
     time_ratios,
     train_vqvae,
     zoo_data,
 )
+from helpers.models.vqvae import VQVAE
+from helpers.train import FAILED, Step
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -203,7 +204,8 @@ _CLASSIFY = """
 import sys
 import torch
 from helpers.data import DatasetInfo
-from helpers.vqvae_experiments import train_shared_classifier
+from helpers.experiments.classify import train_shared_classifier
+from helpers.models import weights_hash
 root = sys.argv[1]
 g = torch.Generator().manual_seed(0)
 images, labels = torch.rand(96, 1, 16, 16, generator=g), torch.randint(0, 3, (96,), generator=g)
@@ -212,7 +214,7 @@ def info(split, n):
 clf = train_shared_classifier(images[:64], labels[:64], images[64:], labels[64:], root=root,
                               info=info("train", 64), val_info=info("val", 32), epochs=3, width=4,
                               batch_size=16, progress=False)
-print(clf.hash, clf.run_dir)
+print(weights_hash(clf.model), clf.run_dir)
 """
 
 
@@ -235,13 +237,13 @@ def _tiny_model():
 
 def test_step_times_interleaves_rounds_with_a_rotating_order(monkeypatch):
     calls = []
-    original = zoo._training_step
+    original = costs._training_step
 
     def spy(model, optimizer, loss, x, beta):
         calls.append(loss.name)
         original(model, optimizer, loss, x, beta)
 
-    monkeypatch.setattr(zoo, "_training_step", spy)
+    monkeypatch.setattr(costs, "_training_step", spy)
     ticks = itertools.count()
     seconds = step_times(_tiny_model, ["mse", "ssim", "gmsd"], torch.rand(4, 1, 16, 16), 3, beta=1.0,
                          clock=lambda: float(next(ticks)))
@@ -287,9 +289,10 @@ def _tiny_data():
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (96, 1, 16, 16), generator=generator, dtype=torch.uint8)
     labels = torch.randint(0, 3, (96,), generator=generator)
-    return ZooData((images[:64], labels[:64]), (images[64:80], labels[64:80]), (images[80:], labels[80:]),
-                   _info("fashion-mnist", "train", 64), _info("fashion-mnist", "val", 16),
-                   _info("fashion-mnist", "test", 16), reason="test")
+    return Splits(train=(images[:64], labels[:64]), val=(images[64:80], labels[64:80]),
+                  test=(images[80:], labels[80:]), info=_info("fashion-mnist", "train", 64),
+                  val_info=_info("fashion-mnist", "val", 16), test_info=_info("fashion-mnist", "test", 16),
+                  reason="test")
 
 
 def test_train_vqvae_logs_codes_per_epoch_reuses_and_honours_a_failure(tmp_path):
@@ -298,19 +301,20 @@ def test_train_vqvae_logs_codes_per_epoch_reuses_and_honours_a_failure(tmp_path)
                      root=tmp_path, device="cpu", progress=False)
     run = train_vqvae(data, "mse+ssim@0.5", 0, **arguments)
     assert run.failure is None and len(run.history) == 2 and run.model is not None
-    assert [row["epoch"] for row in run.codes] == [1, 2]
+    codes = zoo.read_codes(run.run_dir)
+    assert [row["epoch"] for row in codes] == [1, 2]
     assert all(1 <= row["perplexity"] <= 16 and row["used_codes"] + row["dead_codes"] == 16
-               for row in run.codes)
+               for row in codes)
     checkpoint = run.run_dir / "checkpoint.pt"
     stamp = checkpoint.stat().st_mtime_ns
     again = train_vqvae(data, "mse+ssim@0.5", 0, **arguments)
     assert again.run_dir == run.run_dir and checkpoint.stat().st_mtime_ns == stamp  # reused, not retrained
-    assert again.codes == run.codes
+    assert zoo.read_codes(again.run_dir) == codes
     output = zoo.reconstruct(again.model, data.test[0])
     assert output.shape == (16, 1, 16, 16) and 0 <= float(output.min()) and float(output.max()) <= 1
     other = train_vqvae(data, "mse+ssim@0.5", 1, **arguments)
     assert other.run_dir != run.run_dir
-    (other.run_dir / zoo.FAILED).write_text("'recon' is not finite at epoch 1, step 3\n")
+    (other.run_dir / FAILED).write_text("'recon' is not finite at epoch 1, step 3\n")
     failed = train_vqvae(data, "mse+ssim@0.5", 1, **arguments)
     assert failed.model is None and "not finite" in failed.failure
     with pytest.raises(ValueError):
@@ -329,13 +333,13 @@ def _fake_load_split(available):
 
 
 def test_zoo_data_falls_back_to_real_data_and_says_why(monkeypatch):
-    monkeypatch.setattr(zoo, "load_split", _fake_load_split({"fashion-mnist"}))
+    monkeypatch.setattr(runs, "load_split", _fake_load_split({"fashion-mnist"}))
     data = zoo_data("cifar10", "fashion-mnist", 8, 2, 4)
     assert data.info.name == data.test_info.name == "fashion-mnist"
     assert "no real cifar10" in data.reason and "fashion-mnist stands in" in data.reason
     assert len(data.train[0]) == 8 and len(data.val[0]) == 2 and len(data.test[0]) == 4
-    monkeypatch.setattr(zoo, "load_split", _fake_load_split({"cifar10", "fashion-mnist"}))
+    monkeypatch.setattr(runs, "load_split", _fake_load_split({"cifar10", "fashion-mnist"}))
     assert zoo_data("cifar10", "fashion-mnist", 8, 2, 4).info.name == "cifar10"
-    monkeypatch.setattr(zoo, "load_split", _fake_load_split(set()))
+    monkeypatch.setattr(runs, "load_split", _fake_load_split(set()))
     with pytest.raises(FileNotFoundError):
         zoo_data("cifar10", "fashion-mnist", 8, 2, 4)

@@ -3,6 +3,7 @@
 Each network records its constructor arguments in ``self.arguments`` (plain JSON values), so that
 :func:`describe` can store them beside the weights and :func:`build` can make the same network again:
 :func:`helpers.train.load_run` reloads a trained model without its data or its training code.
+:func:`signature` identifies a network's layout (part of a run's key), :func:`weights_hash` its weights.
 
 - :mod:`helpers.models.conv_autoencoder`: a small convolutional autoencoder (benchmarks, tests).
 - :mod:`helpers.models.vqvae`: the VQ-VAE of notebook 07 (straight-through codes, codebook and commitment
@@ -20,6 +21,7 @@ import hashlib
 import importlib
 import json
 
+import torch
 from torch import nn
 
 PACKAGE = __name__
@@ -40,6 +42,17 @@ def signature(model: nn.Module) -> str:
     layout = [(name, tuple(t.shape)) for name, t in model.state_dict().items()]
     text = json.dumps({"description": describe(model), "layout": layout}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def weights_hash(model: nn.Module) -> str:
+    """SHA-256 of a model's parameters and buffers (names, shapes, dtypes, bytes), first 16 hex digits:
+    the same for the same weights, whatever file or device they came from."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+        digest.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def build(description: dict) -> nn.Module:

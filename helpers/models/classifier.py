@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from helpers.checks import positive_int
+
 
 class Classifier(nn.Module):
     """``(N, channels, side, side)`` images in [0, 1] -> ``(N, classes)`` logits.
@@ -20,8 +22,7 @@ class Classifier(nn.Module):
     def __init__(self, channels: int = 1, classes: int = 10, width: int = 32, side: int = 32) -> None:
         super().__init__()
         for name, value in (("channels", channels), ("classes", classes), ("width", width), ("side", side)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int; got {value!r}")
+            positive_int(name, value)
         if side % 4:
             raise ValueError(f"side must be a multiple of 4 (two 2x2 poolings); got {side}")
         self.arguments = {"channels": channels, "classes": classes, "width": width, "side": side}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from helpers.checks import positive_int
+
 
 class ConvAutoencoder(nn.Module):
     """``(N, channels, H, W)`` in [0, 1] -> the same shape, through a ``(N, 2 width, H/4, W/4)`` code.
@@ -16,8 +18,7 @@ class ConvAutoencoder(nn.Module):
     def __init__(self, channels: int = 3, width: int = 128) -> None:
         super().__init__()
         for name, value in (("channels", channels), ("width", width)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int; got {value!r}")
+            positive_int(name, value)
         self.arguments = {"channels": channels, "width": width}
         self.encoder = nn.Sequential(
             nn.Conv2d(channels, width, 4, 2, 1), nn.ReLU(),  # (N, width, H/2, W/2)

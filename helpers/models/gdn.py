@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from helpers.checks import positive_int
+
 PEDESTAL = 2.0**-36  # (2^-18)^2
 
 
@@ -73,8 +75,7 @@ class GDN(nn.Module):
     def __init__(self, channels: int, inverse: bool = False, beta_min: float = 1e-6,
                  gamma_init: float = 0.1) -> None:
         super().__init__()
-        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
-            raise ValueError(f"channels must be a positive int; got {channels!r}")
+        positive_int("channels", channels)
         if not beta_min > 0:
             raise ValueError(f"beta_min must be > 0; got {beta_min!r}")
         if not gamma_init >= 0:

@@ -14,14 +14,10 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from helpers.checks import positive_int
 from helpers.models.gdn import GDN
 
 SIDE = 128  # input and output side, px: five halvings give 4 x 4
-
-
-def _positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int; got {value!r}")
 
 
 class GDNAutoencoder(nn.Module):
@@ -39,7 +35,7 @@ class GDNAutoencoder(nn.Module):
         super().__init__()
         for name, value in (("channels", channels), ("width", width), ("code_size", code_size),
                             ("bottleneck", bottleneck)):
-            _positive_int(name, value)
+            positive_int(name, value)
         self.arguments = {"channels": channels, "width": width, "code_size": code_size,
                           "bottleneck": bottleneck}
         hidden = bottleneck * 4 * 4  # the flattened 4 x 4 map: 512 in the study

@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from helpers.checks import positive_int
+
 
 class VAEOutput(NamedTuple):
     """What :meth:`VAE.forward` returns. ``reconstruction``: ``(N, C, H, W)`` in [0, 1];
@@ -41,12 +43,6 @@ def kl_divergence(mu: Tensor, logvar: Tensor) -> Tensor:
     return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(dim=1)
 
 
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int; got {value!r}")
-    return value
-
-
 class VAE(nn.Module):
     """A convolutional VAE for ``(N, channels, side, side)`` images in [0, 1].
 
@@ -62,7 +58,7 @@ class VAE(nn.Module):
     def __init__(self, side: int = 32, channels: int = 1, widths: tuple[int, ...] = (32, 64, 128, 256),
                  latent: int = 128, classes: int = 0) -> None:
         super().__init__()
-        _positive_int("side", side), _positive_int("channels", channels), _positive_int("latent", latent)
+        positive_int("side", side), positive_int("channels", channels), positive_int("latent", latent)
         if isinstance(classes, bool) or not isinstance(classes, int) or classes < 0:
             raise ValueError(f"classes must be an int >= 0 (0: no condition); got {classes!r}")
         widths = tuple(widths)
@@ -146,7 +142,7 @@ class VAE(nn.Module):
                generator: torch.Generator | None = None) -> Tensor:
         """``n`` images from the prior, ``(n, channels, side, side)``, on the model's device.
         ``generator``: a CPU generator, for samples that do not depend on the global random state."""
-        _positive_int("n", n)
+        positive_int("n", n)
         device = next(self.parameters()).device
         z = torch.randn(n, self.arguments["latent"], generator=generator).to(device)
         return self.decode(z, None if labels is None else labels.to(device))

@@ -46,6 +46,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from helpers.checks import positive_int
+
 
 class Quantized(NamedTuple):
     """What :class:`VectorQuantizer` returns for ``z_e`` of shape ``(N, D, h, w)``."""
@@ -65,11 +67,6 @@ class VQVAEOutput(NamedTuple):
     indices: Tensor  # (N, H/4, W/4) int64 in [0, K)
 
 
-def _positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int; got {value!r}")
-
-
 class VectorQuantizer(nn.Module):
     """Nearest of ``codes`` codebook vectors of ``embedding_dim`` dimensions (Euclidean), with the
     straight-through gradient and the two loss terms of equation (3).
@@ -80,8 +77,8 @@ class VectorQuantizer(nn.Module):
 
     def __init__(self, codes: int = 512, embedding_dim: int = 256) -> None:
         super().__init__()
-        _positive_int("codes", codes)
-        _positive_int("embedding_dim", embedding_dim)
+        positive_int("codes", codes)
+        positive_int("embedding_dim", embedding_dim)
         self.codebook = nn.Embedding(codes, embedding_dim)  # weight (K, D)
         nn.init.uniform_(self.codebook.weight, -1.0 / codes, 1.0 / codes)
 
@@ -135,7 +132,7 @@ class VQVAE(nn.Module):
                  embedding_dim: int = 256) -> None:
         super().__init__()
         for name, value in (("channels", channels), ("width", width)):
-            _positive_int(name, value)
+            positive_int(name, value)
         self.quantizer = VectorQuantizer(codes, embedding_dim)  # checks codes and embedding_dim
         self.arguments = {"channels": channels, "width": width, "codes": codes,
                           "embedding_dim": embedding_dim}
@@ -210,7 +207,7 @@ def code_counts(indices: Tensor, codes: int) -> Tensor:
 
     Made with device operations only, so a training step on a GPU does not wait for it: the range of
     the indices is checked on the CPU only (on a GPU an index out of range stops the kernel)."""
-    _positive_int("codes", codes)
+    positive_int("codes", codes)
     if not isinstance(indices, Tensor) or indices.is_floating_point() or indices.dtype == torch.bool:
         shown = indices.dtype if isinstance(indices, Tensor) else type(indices).__name__
         raise ValueError(f"indices must be an integer tensor; got {shown}")

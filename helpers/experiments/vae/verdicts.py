@@ -1,12 +1,13 @@
 """The claims of notebooks 04 (EL-VAE) and 05 (CVAE), decided from their saved per-run measurements.
 
-Each notebook saves, for every run its claims use, the test report of :func:`helpers.vae_experiments.
-test_report` (``mse``, ``psnr``, ``ssim``, ``ms_ssim``, ``kl``, ``sharpness``, ``edges``, ``high_freq``,
-and in 05 ``accuracy``, ``recon_acc``, ``follows_label``), one report per seed in seed order, ``None``
-for a run that went NaN. The functions here turn that record into verdicts with :mod:`helpers.stats`:
-every claim is a seed-paired difference (seed s of each arm starts from the same weights and sees the
-same batches) with a t-interval at ``level``, "holds", "reversed" or "unresolved". The notebooks call
-the same functions on the same record, and the unit tests call them on the committed ``cpu`` results.
+Each notebook saves, for every run its claims use, the test report of
+:func:`helpers.experiments.vae.report.test_report` (``mse``, ``psnr``, ``ssim``, ``ms_ssim``, ``kl``,
+``sharpness``, ``edges``, ``high_freq``, and in 05 ``accuracy``, ``recon_acc``, ``follows_label``), one
+report per seed in seed order, ``None`` for a run that went NaN. The functions here turn that record
+into verdicts with :mod:`helpers.stats`: every claim is a seed-paired difference (seed s of each arm
+starts from the same weights and sees the same batches) with a t-interval at ``level``, "holds",
+"reversed" or "unresolved". The notebooks call the same functions on the same record, and the unit tests
+call them on the committed ``cpu`` results.
 """
 
 from __future__ import annotations

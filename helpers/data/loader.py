@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from helpers.checks import positive_int
+
 
 class TensorLoader:
     """Batches of ``(tensors[0][i], tensors[1][i], ...)`` for ``i`` in batches of ``batch_size``.
@@ -39,8 +41,7 @@ class TensorLoader:
         if len(sizes) != 1 or 0 in sizes:
             lengths = [len(t) for t in tensors]
             raise ValueError(f"tensors must have one non-zero first dimension; got {lengths}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int; got {batch_size!r}")
+        positive_int("batch_size", batch_size)
         self.tensors = tuple(t.to(device) if device is not None else t for t in tensors)
         self.batch_size, self.shuffle, self.seed, self.drop_last = batch_size, shuffle, seed, drop_last
         self.info = info
