@@ -40,7 +40,7 @@ def test_the_saved_record_reproduces_its_verdicts(saved):
 
 def test_the_saved_record_renders_the_readme_paragraph(saved):
     text = readme_summary(saved["data"])
-    assert "\n" not in text and _words(text) <= 190
+    assert "\n" not in text and _words(text) <= 210
     assert text.startswith("The reference run (`cpu` profile")
     found = claims(saved["data"])
     assert f"{found['ssim < mse'].evidence['penultimate · B']['ssim < mse'].mean:+.3g}" in text

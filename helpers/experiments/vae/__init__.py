@@ -41,6 +41,7 @@ from helpers.experiments.vae.verdicts import (
     el_vae_summary,
     matched_claims,
     rate_accuracy_correlation,
+    rate_miss,
     sharpness_verdict,
 )
 
@@ -49,6 +50,6 @@ __all__ = [
     "REPORT_COLUMNS", "SHARPNESS_CLAIMS", "SHARPNESS_COLUMNS", "CollectionMSSSIMLoss", "VAEObjective",
     "beta_for_rate", "cvae_claims", "cvae_summary", "edge_share", "el_vae_claims", "el_vae_summary",
     "gradient_energy", "high_frequency_ratio", "label_following", "matched_claims", "pad_to",
-    "rate_accuracy_correlation", "reconstruct", "reconstruction_loss", "sample_diversity",
+    "rate_accuracy_correlation", "rate_miss", "reconstruct", "reconstruction_loss", "sample_diversity",
     "sharpness_ratio", "sharpness_verdict", "test_report", "train_vae", "vae_data",
 ]

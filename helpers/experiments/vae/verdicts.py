@@ -161,16 +161,28 @@ def cvae_claims(data: Mapping[str, Any], level: float = stats.LEVEL) -> dict[str
 MATCHED_CLAIMS = {"ssim": +1, "sharpness": +1, "accuracy": -1, "follows_label": -1}
 
 
+def rate_miss(data: Mapping[str, Any]) -> float | None:
+    """How far the matched cell's validation rate lies from the reference's, as a fraction of the
+    reference's (``data["matched_rate"]``, see :func:`matched_claims`); None without a matched cell."""
+    matched = data.get("matched_rate")
+    if not matched:
+        return None
+    return abs(matched["reached_rate"] - matched["reference"]["rate"]) / matched["reference"]["rate"]
+
+
 def matched_claims(data: Mapping[str, Any], level: float = stats.LEVEL) -> dict[str, stats.Difference]:
     """Notebook 05's claims about alpha at a matched rate (``data["matched_rate"]``: ``{"alpha",
     "beta", "reference": {"alpha", "beta", "rate"}, "reached_rate", "tolerance", "reports": [report per
-    seed]}``): ``"at a matched rate, alpha {sign} {column}"``, the matched cell against the grid's
-    reference cell, seed by seed (:data:`MATCHED_CLAIMS`). When the reached rate misses the reference's
-    by more than ``tolerance`` (a fraction) the comparison is not at one rate: every interval is made
-    infinite, so every claim is "unresolved". An empty dict when the record has no matched cell."""
-    matched = data.get("matched_rate")
-    if not matched:
+    seed]}``, the rates validation KL in nats per image): ``"at a matched rate, alpha {sign} {column}"``,
+    the matched cell against the grid's reference cell, seed by seed (:data:`MATCHED_CLAIMS`).
+
+    Empty when the record has no matched cell, and when the reached rate misses the reference's by
+    more than ``tolerance`` (a fraction): then the comparison is not at one rate and decides nothing,
+    which is not the same as "unresolved" (see :func:`rate_miss`)."""
+    miss = rate_miss(data)
+    if miss is None or miss > data["matched_rate"]["tolerance"]:
         return {}
+    matched = data["matched_rate"]
     reference = matched["reference"]
     arms = {"matched": matched["reports"], "reference": _cell(data, reference["alpha"], reference["beta"])}
     found = {}
@@ -178,10 +190,6 @@ def matched_claims(data: Mapping[str, Any], level: float = stats.LEVEL) -> dict[
         order = ("matched", "reference") if sign > 0 else ("reference", "matched")
         found[f"at a matched rate, alpha {'raises' if sign > 0 else 'lowers'} {column}"] = _paired(
             arms, column, *order, level)
-    miss = abs(matched["reached_rate"] - reference["rate"]) / reference["rate"]
-    if miss > matched["tolerance"]:
-        found = {name: stats.Difference(d.mean, -float("inf"), float("inf"), d.std, d.n, d.level, d.p,
-                                        d.resolvable) for name, d in found.items()}
     return found
 
 
@@ -209,9 +217,15 @@ def cvae_summary(data: Mapping[str, Any]) -> str:
     matched = data.get("matched_rate")
     if matched:
         reference = matched["reference"]
-        verdicts = "; ".join(f"{name.split(', ', 1)[1]} {d.verdict}"
-                             for name, d in matched_claims(data).items())
-        text += (f" At a matched rate (α = {matched['alpha']:g} at β = {matched['beta']:.3g}: "
-                 f"{matched['reached_rate']:.1f} nats against {reference['rate']:.1f} for α = "
-                 f"{reference['alpha']:g} at β = {reference['beta']:g}): {verdicts}.")
+        at = (f"α = {matched['alpha']:g} at β = {matched['beta']:.3g}: {matched['reached_rate']:.1f} nats "
+              f"against {reference['rate']:.1f} for α = {reference['alpha']:g} at β = {reference['beta']:g}, "
+              "validation rates")
+        found = matched_claims(data)
+        if found:
+            verdicts = "; ".join(f"{name.split(', ', 1)[1]} {d.verdict}" for name, d in found.items())
+            text += f" At a matched rate ({at}): {verdicts}."
+        else:
+            text += (f" The rate was not matched ({at}, {100 * rate_miss(data):.0f} % apart against a "
+                     f"tolerance of {100 * matched['tolerance']:g} %): no claim at a matched rate is "
+                     "decided.")
     return text

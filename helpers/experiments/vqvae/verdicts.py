@@ -379,12 +379,13 @@ def readme_summary(data: Mapping) -> str:
         text += f" MSE minus SSIM alone on {last}: {d.mean:+.3g} [{d.low:+.3g}, {d.high:+.3g}]."
     if len(votes) < len(readings):
         text += (f" The {len(readings) - len(votes)} readings of layers with more feature dimensions than "
-                 "images (their real-vs-real distance mostly bias) are printed but do not vote.")
+                 "images (d > n: singular sample covariances) are printed but do not vote.")
     pairs = pairwise_orders(votes, level=data["level"])
     if pairs:
         count = {v: sum(p.verdict == v for p in pairs) for v in stats.VERDICTS}
         text += (f" Of {len(pairs)} pairs with different published FIDs, {count[HOLDS]} keep the write-up's "
-                 f"order on every reading, {count[REVERSED]} are reversed, {count[UNRESOLVED]} unresolved.")
+                 f"order on every voting reading, {count[REVERSED]} are reversed, {count[UNRESOLVED]} "
+                 "unresolved.")
     timing = [c for n, c in found.items() if n.startswith("time_under_10_percent")]
     if timing:
         text += " Extra time per step under 10 %: " + "; ".join(
