@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from helpers.local_stats import filter_valid, gaussian_window
+from helpers.local_stats import filter_full, filter_valid, gaussian_window
 
 __all__ = [
     "DEFAULT_WEIGHTS",
@@ -47,6 +47,7 @@ __all__ = [
     "SMALL_IMAGE_WINDOW",
     "MSSSIMLoss",
     "SSIMLoss",
+    "compile_pointwise",
     "gaussian_window",
     "ms_ssim",
     "ms_ssim_min_size",
@@ -215,7 +216,9 @@ def _similarity_terms(
 
     and both together stack ``[mux, exx, exy, muy, eyy]`` (K = 5). (The forward evaluates the same
     function through ``E[(x - y)^2] = E[xc^2] + E[yc^2] - 2 E[xc yc]``, which rounds better; the
-    derivatives are taken in the three statistics above.)
+    derivatives are taken in the three statistics above.) The five filterings run in one stacked
+    pass (:func:`~helpers.local_stats.filter_valid`); the pointwise algebra after them is
+    :func:`_pointwise_terms`, compiled into one kernel where :func:`compile_pointwise` asks for it.
     """
     n, c, h, w = x.shape
     k = window.numel()
@@ -223,6 +226,18 @@ def _similarity_terms(
     stack = _moment_stack(x, y, shift)  # (N, 5, C, H, W): x, y, xc^2, yc^2, (x - y)^2
     stats = filter_valid(stack.view(n, 5 * c, h, w), window).view(n, 5, c, h - k + 1, w - k + 1)
     del stack
+    terms = _kernel("terms") if not torch.is_grad_enabled() else _pointwise_terms
+    similarity, coefficients = terms(stats, shift, c1, c2, luminance, wrt)
+    return similarity, coefficients, shift
+
+
+def _pointwise_terms(
+    stats: Tensor, shift: Tensor, c1: float, c2: float, luminance: bool, wrt: tuple[bool, bool]
+) -> tuple[Tensor, Tensor | None]:
+    """From the five local moments ``(N, 5, C, H', W')`` (of ``x``, ``y``, ``xc^2``, ``yc^2``,
+    ``(x - y)^2``) to the similarity map ``(N, C, H', W')`` and the derivative maps (see
+    :func:`_similarity_terms`). Pointwise only, so that ``torch.compile`` can fuse it into one loop.
+    """
     ux, uy, exx, eyy, edd = stats.unbind(1)  # local moments, (N, C, H', W') each
     mx, my = ux - shift, uy - shift  # the local means of xc and yc
     # The covariance comes from the variance of the difference, 2 cov = var_x + var_y - var_(x-y),
@@ -234,62 +249,61 @@ def _similarity_terms(
     # Rounding can give a variance below 0, or var_(x-y) beyond 2 (var_x + var_y), bounds the true
     # statistics never break (the second is |cov| <= (var_x + var_y) / 2, from Cauchy-Schwarz). Both
     # are clamped: then |cs| <= 1, and identical images (x - y = 0) score exactly 1.
-    var_x = torch.addcmul(exx, mx, mx, value=-1).clamp_min_(0)
-    var_y = torch.addcmul(eyy, my, my, value=-1).clamp_min_(0)
-    bound = torch.add(var_x, var_y).mul_(2).detach()  # held fixed where it acts
+    # (in-place operations only on fresh intermediates: fewer passes over memory when eager)
+    var_x = (exx - mx * mx).clamp_min_(0)
+    var_y = (eyy - my * my).clamp_min_(0)
+    sum_var = var_x + var_y
     mean_d = ux - uy
-    var_d = torch.addcmul(edd, mean_d, mean_d, value=-1)
-    cov_clamped = (var_d < 0) | (var_d > bound)
-    var_d = torch.minimum(var_d.clamp_min(0), bound)
-    b2 = torch.add(var_x, var_y).add_(c2)
-    cs = torch.sub(b2, var_d).div_(b2)
+    var_d = edd - mean_d * mean_d
+    held = torch.minimum(var_d.clamp_min(0), 2 * sum_var.detach())  # held fixed where it acts
+    b2 = sum_var.add_(c2)
+    cs = (b2 - held).div_(b2)
     if luminance:
-        # two products, not a fused multiply-add, so that lum(x, x) = 1 exactly
-        b1 = torch.mul(ux, ux).add_(torch.mul(uy, uy)).add_(c1)
-        lum = torch.mul(ux, uy).mul_(2).add_(c1).div_(b1)
+        # lum = (2 mu_x mu_y + C1) / b1 = (b1 - (mu_x - mu_y)^2) / b1: exactly 1 where mu_x = mu_y,
+        # however the compiler groups the sums of b1
+        b1 = (ux * ux).add_(uy * uy).add_(c1)
+        lum = (b1 - mean_d * mean_d).div_(b1)
         similarity = lum * cs
     else:
         similarity = cs
     if not any(wrt):
-        return similarity, None, shift
+        return similarity, None
     # d/d(var) = -similarity / b2 and d/d(cov) = 2 lum / b2; where a clamp acts (through rounding
     # only) the clamped statistic is held fixed: its derivative is taken as 0.
     d_var = -similarity / b2
-    d_exy = (2 * lum if luminance else torch.full_like(b2, 2.0)).div_(b2).masked_fill_(cov_clamped, 0)
+    d_exy = torch.where(held == var_d, (2 * lum if luminance else 2.0) / b2, 0.0)
+    # d(lum)/d(u_self) = 2 (u_other - lum u_self) / b1, times cs
+    slope = 2 * cs / b1 if luminance else None
 
     def d_mean(m_self, m_other, d_e, u_self, u_other):
         """d/d(mu_self): var = E[xc^2] - mu^2 and cov = E[xc yc] - mu_x mu_y depend on the means,
-        and so does lum: d(lum)/d(u_self) = 2 (u_other - lum u_self) / b1, times cs."""
-        d = (m_self * d_e).mul_(-2).sub_(m_other * d_exy)
-        if luminance:
-            d.add_(torch.addcmul(u_other, lum, u_self, value=-1).mul_(2 * cs / b1))
-        return d
+        and so does lum."""
+        d = -2 * m_self * d_e - m_other * d_exy
+        return d + (u_other - lum * u_self) * slope if luminance else d
 
-    u_x, u_y = (ux, uy) if luminance else (None, None)
     columns = []
     if wrt[0]:
-        d_exx = d_var * (var_x > 0)
-        columns += [d_mean(mx, my, d_exx, u_x, u_y), d_exx, d_exy]
+        d_exx = torch.where(var_x > 0, d_var, 0.0)
+        columns += [d_mean(mx, my, d_exx, ux, uy), d_exx, d_exy]
     if wrt[1]:
-        d_eyy = d_var * (var_y > 0)
-        columns += [d_mean(my, mx, d_eyy, u_y, u_x), d_eyy] + ([] if wrt[0] else [d_exy])
-    return similarity, torch.stack(columns, dim=1), shift
+        d_eyy = torch.where(var_y > 0, d_var, 0.0)
+        columns += [d_mean(my, mx, d_eyy, uy, ux), d_eyy] + ([] if wrt[0] else [d_exy])
+    return similarity, torch.stack(columns, dim=1)
 
 
-def _weighted_filter_transpose(maps: Tensor, weights: Tensor, window: Tensor) -> Tensor:
-    """The adjoint of :func:`filter_valid` applied to ``maps * weights``.
-
-    ``maps``: ``(N, K, C, H', W')``; ``weights`` broadcasts to it. Returns ``(N, K, C, H' + k - 1,
-    W' + k - 1)``: the product is written into the middle of a zero buffer (``k - 1`` zeros on every
-    side) and filtered with the flipped window, a "full" convolution.
-    """
-    n, m, c, h, w = maps.shape
-    k = window.numel()
-    padded = maps.new_zeros(n, m, c, h + 2 * (k - 1), w + 2 * (k - 1))
-    torch.mul(maps, weights, out=padded[..., k - 1: k - 1 + h, k - 1: k - 1 + w])
-    return filter_valid(padded.view(n, m * c, *padded.shape[-2:]), window.flip(0)).view(
-        n, m, c, h + k - 1, w + k - 1
-    )
+def _input_gradients(
+    g: Tensor, x: Tensor, y: Tensor, shift: Tensor, wrt: tuple[bool, bool]
+) -> tuple[Tensor | None, Tensor | None]:
+    """``d/dx = g_mux + 2 xc g_exx + yc g_exy`` and its mirror for y, from the transposed filterings
+    ``g`` ``(N, K, C, H, W)`` (:func:`_similarity_terms`). Pointwise, compiled with it."""
+    xc, yc = x - shift, y - shift
+    grad_x = grad_y = None
+    if wrt[0]:  # g = [mux, exx, exy, (muy, eyy)]
+        grad_x = g[:, 0] + 2 * xc * g[:, 1] + yc * g[:, 2]
+    if wrt[1]:  # g = [muy, eyy, exy] or [mux, exx, exy, muy, eyy]
+        first = 3 if wrt[0] else 0
+        grad_y = g[:, first] + 2 * yc * g[:, first + 1] + xc * g[:, 2]
+    return grad_x, grad_y
 
 
 class _MeanSimilarity(torch.autograd.Function):
@@ -307,18 +321,62 @@ class _MeanSimilarity(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         coefficients, x, y, shift, window = ctx.saved_tensors
-        h, w = coefficients.shape[-2:]
-        # d(mean over the H' x W' positions of each image and channel)/d(map) = grad / (H' W')
+        n, m, c, h, w = coefficients.shape
+        # d(mean over the H' x W' positions of each image and channel)/d(map) = grad / (H' W'),
+        # a factor per image and channel that filter_full folds into its taps
+        scale = (grad / (h * w))[:, None, :].expand(n, m, c).reshape(n, m * c)
         with _autocast_off(x.device):  # backward() may be called inside an autocast region
-            g = _weighted_filter_transpose(coefficients, (grad / (h * w))[:, None, :, None, None], window)
-        xc, yc = x - shift, y - shift
-        grad_x = grad_y = None
-        if ctx.wrt[0]:  # g = [mux, exx, exy, (muy, eyy)]
-            grad_x = torch.addcmul(g[:, 0], xc, g[:, 1], value=2).addcmul_(yc, g[:, 2])
-        if ctx.wrt[1]:  # g = [muy, eyy, exy] or [mux, exx, exy, muy, eyy]
-            first = 3 if ctx.wrt[0] else 0
-            grad_y = torch.addcmul(g[:, first], yc, g[:, first + 1], value=2).addcmul_(xc, g[:, 2])
+            g = filter_full(coefficients.view(n, m * c, h, w), window, scale).view(n, m, c, *x.shape[-2:])
+            grad_x, grad_y = _kernel("gradients")(g, x, y, shift, ctx.wrt)
         return grad_x, grad_y, None, None, None, None
+
+
+# --------------------------------------------------------------------------------------------
+# Optional compilation of the pointwise algebra
+# --------------------------------------------------------------------------------------------
+
+_EAGER = {"terms": _pointwise_terms, "gradients": _input_gradients}
+_compiled: dict[str, object] = {}  # filled by compile_pointwise(True); empty: eager
+
+
+def compile_pointwise(enabled: bool = True) -> bool:
+    """Fuse SSIM's pointwise algebra with ``torch.compile`` (True) or run it eagerly (False, the default).
+
+    Only the algebra between the filterings is compiled (:func:`_pointwise_terms`, about 40 pointwise
+    operations on the valid-size maps, and :func:`_input_gradients`); the convolutions and the spatial
+    means stay eager. Values equal the eager ones to a few roundings. Each new combination of dtype,
+    device and options costs a compilation (seconds on a CPU, shapes are dynamic), so it pays in
+    training loops, not for one-off scores. Returns whether compiled kernels are now in use: False
+    where ``torch.compile`` is missing; a kernel that fails to compile on its first call (no C++
+    compiler, an unsupported backend) warns once and falls back to the eager algebra for good.
+    """
+    _compiled.clear()
+    if not isinstance(enabled, bool):
+        raise ValueError(f"enabled must be True or False; got {enabled!r}")
+    if enabled and hasattr(torch, "compile"):
+        for name, function in _EAGER.items():
+            _compiled[name] = _with_fallback(name, torch.compile(function, dynamic=True))
+    return bool(_compiled)
+
+
+def _with_fallback(name: str, compiled):
+    def run(*args):
+        try:
+            return compiled(*args)
+        except Exception as error:  # noqa: BLE001 - any failure of the compiler means: run eagerly
+            import warnings
+
+            warnings.warn(f"torch.compile of SSIM's pointwise algebra failed ({type(error).__name__}); "
+                          f"using the eager algebra", RuntimeWarning, stacklevel=3)
+            _compiled.clear()
+            return _EAGER[name](*args)
+
+    return run
+
+
+def _kernel(name: str):
+    """The compiled pointwise function ``name`` if :func:`compile_pointwise` is on, else the eager one."""
+    return _compiled.get(name, _EAGER[name])
 
 
 def _compute_dtype(x: Tensor, y: Tensor) -> torch.dtype:
