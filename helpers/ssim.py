@@ -24,8 +24,9 @@ row or column is averaged with itself, as in MATLAB's ``msssim.m`` and TensorFlo
 are clipped at 0 before the powers, as TensorFlow does.
 
 Gradients do not go through autograd's record of the five filterings: :class:`_MeanSimilarity`
-builds the three pointwise derivative maps in the forward pass and applies the transposed filter
-once in the backward (see :func:`_similarity_terms`). That is faster and keeps less memory.
+builds the three pointwise derivative maps and filters them back in the forward pass (see
+:func:`_similarity_terms`), so that autograd keeps one gradient map per image and its backward is a
+product. That is faster and keeps far less memory.
 """
 
 from __future__ import annotations
@@ -270,16 +271,16 @@ def _pointwise_terms(
         return similarity, None
     # d/d(var) = -similarity / b2 and d/d(cov) = 2 lum / b2; where a clamp acts (through rounding
     # only) the clamped statistic is held fixed: its derivative is taken as 0.
-    d_var = -similarity / b2
+    d_var = (similarity / b2).neg_()
     d_exy = torch.where(held == var_d, (2 * lum if luminance else 2.0) / b2, 0.0)
     # d(lum)/d(u_self) = 2 (u_other - lum u_self) / b1, times cs
-    slope = 2 * cs / b1 if luminance else None
+    slope = (2 * cs).div_(b1) if luminance else None
 
     def d_mean(m_self, m_other, d_e, u_self, u_other):
         """d/d(mu_self): var = E[xc^2] - mu^2 and cov = E[xc yc] - mu_x mu_y depend on the means,
         and so does lum."""
-        d = -2 * m_self * d_e - m_other * d_exy
-        return d + (u_other - lum * u_self) * slope if luminance else d
+        d = (m_self * d_e).mul_(-2).addcmul_(m_other, d_exy, value=-1)
+        return d.addcmul_(torch.addcmul(u_other, lum, u_self, value=-1), slope) if luminance else d
 
     columns = []
     if wrt[0]:
@@ -299,36 +300,42 @@ def _input_gradients(
     xc, yc = x - shift, y - shift
     grad_x = grad_y = None
     if wrt[0]:  # g = [mux, exx, exy, (muy, eyy)]
-        grad_x = g[:, 0] + 2 * xc * g[:, 1] + yc * g[:, 2]
+        grad_x = torch.addcmul(g[:, 0], xc, g[:, 1], value=2).addcmul_(yc, g[:, 2])
     if wrt[1]:  # g = [muy, eyy, exy] or [mux, exx, exy, muy, eyy]
         first = 3 if wrt[0] else 0
-        grad_y = g[:, first] + 2 * yc * g[:, first + 1] + xc * g[:, 2]
+        grad_y = torch.addcmul(g[:, first], yc, g[:, first + 1], value=2).addcmul_(xc, g[:, 2])
     return grad_x, grad_y
 
 
 class _MeanSimilarity(torch.autograd.Function):
-    """``(x, y) -> (N, C)``: the mean of each image's and channel's SSIM map (or cs map)."""
+    """``(x, y) -> (N, C)``: the mean of each image's and channel's SSIM map (or cs map).
+
+    Each output is one number per image and channel, so the incoming gradient is one factor per image
+    and channel, and the transposed filtering (linear) can run before it is known: the forward pass
+    builds the whole input-gradient map of each mean, ``(N, C, H, W)`` per image asked for (see
+    :func:`_similarity_terms`), and the backward only scales it. Autograd keeps that one map per input:
+    no statistic, no derivative map and not the images themselves.
+    """
 
     @staticmethod
     def forward(ctx, x, y, window, c1, c2, luminance):
         wrt = (ctx.needs_input_grad[0], ctx.needs_input_grad[1])
         similarity, coefficients, shift = _similarity_terms(x, y, window, c1, c2, luminance, wrt)
         if any(wrt):
-            ctx.wrt = wrt
-            ctx.save_for_backward(coefficients, x, y, shift, window)
+            n, m, c, h, w = coefficients.shape
+            g = filter_full(coefficients.view(n, m * c, h, w), window).view(n, m, c, *x.shape[-2:])
+            del coefficients
+            maps = _kernel("gradients")(g, x, y, shift, wrt)
+            ctx.wrt, ctx.positions = wrt, h * w
+            ctx.save_for_backward(*(t for t in maps if t is not None))
         return similarity.mean(dim=(2, 3))
 
     @staticmethod
     def backward(ctx, grad):
-        coefficients, x, y, shift, window = ctx.saved_tensors
-        n, m, c, h, w = coefficients.shape
-        # d(mean over the H' x W' positions of each image and channel)/d(map) = grad / (H' W'),
-        # a factor per image and channel that filter_full folds into its taps
-        scale = (grad / (h * w))[:, None, :].expand(n, m, c).reshape(n, m * c)
-        with _autocast_off(x.device):  # backward() may be called inside an autocast region
-            g = filter_full(coefficients.view(n, m * c, h, w), window, scale).view(n, m, c, *x.shape[-2:])
-            grad_x, grad_y = _kernel("gradients")(g, x, y, shift, ctx.wrt)
-        return grad_x, grad_y, None, None, None, None
+        saved = iter(ctx.saved_tensors)
+        # d(mean over the H' x W' positions of each image and channel)/d(map) = grad / (H' W')
+        factor = (grad / ctx.positions)[:, :, None, None]
+        return (*(next(saved) * factor if needed else None for needed in ctx.wrt), None, None, None, None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -503,7 +510,9 @@ def _halve(x: Tensor) -> Tensor:
     h, w = x.shape[-2:]
     if h % 2 or w % 2:
         x = F.pad(x, (0, w % 2, 0, h % 2), mode="replicate")
-    return F.avg_pool2d(x, 2)
+    # = F.avg_pool2d(x, 2), the same sums; measured about 1.4x faster forward + backward on a CPU
+    rows = x[..., 0::2, :] + x[..., 1::2, :]
+    return (rows[..., 0::2] + rows[..., 1::2]) * 0.25
 
 
 def _check_scales(x: Tensor, window_size: int, scales: int) -> None:

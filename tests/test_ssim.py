@@ -578,3 +578,38 @@ def test_compile_pointwise_falls_back_to_the_eager_algebra(batch, monkeypatch):
         assert not helpers_ssim.compile_pointwise(False)
     with pytest.raises(ValueError, match="enabled must be True or False; got 'yes'"):
         helpers_ssim.compile_pointwise("yes")
+
+
+# ---------------------------------------------------------------------------------------------
+# CUDA: the same values and gradients as on the CPU (run by benchmarks/gpu_check.sh)
+# ---------------------------------------------------------------------------------------------
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+
+
+@pytest.mark.cuda
+@needs_cuda
+@pytest.mark.parametrize("metric", [ssim, ms_ssim])
+def test_cuda_values_and_gradients_equal_the_cpu_ones(metric):
+    x, y = _astronaut_noisy()
+    values, grads = [], []
+    for device in ("cpu", "cuda"):
+        z = x.to(device).requires_grad_()
+        value = metric(z, y.to(device))
+        value.backward()
+        values.append(value.item())
+        grads.append(z.grad.cpu())
+    assert abs(values[0] - values[1]) < 1e-6
+    assert torch.allclose(grads[0], grads[1], rtol=1e-4, atol=1e-9)
+
+
+@pytest.mark.cuda
+@needs_cuda
+@pytest.mark.parametrize("metric", [ssim, ms_ssim])
+def test_cuda_autocast_keeps_float32_and_its_precision(metric):
+    x, y = (t.cuda() for t in _astronaut_noisy())
+    exact = metric(x.double(), y.double()).item()
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        cast = metric(x, y)
+    assert cast.dtype == torch.float32
+    assert abs(cast.item() - exact) < (1e-6 if metric is ssim else 3e-7)
