@@ -44,8 +44,9 @@ PROFILES: dict[str, Profile] = {
         Profile("smoke", "CI on 2 CPU cores: tiny data, seconds per notebook", relaxed=True,
                 tracked_figures=False),
         Profile("cpu", "a laptop CPU: real data, minutes per notebook", relaxed=False, tracked_figures=True),
+        # figures of a gpu run go to runs/gpu/figures/: the tracked ones stay those of the reference run
         Profile("gpu", "one GPU session (a Colab T4): at most about 15 minutes per notebook", relaxed=False,
-                tracked_figures=True),
+                tracked_figures=False),
         Profile("full", "long GPU batch runs: the write-ups' own sizes and epochs, hours per notebook",
                 relaxed=False, tracked_figures=True),
     )
@@ -328,8 +329,8 @@ def runs_dir(profile: str | None = None) -> Path:
 
 
 def figures_dir(profile: str | None = None) -> Path:
-    """Where figures of ``profile`` go: ``figures/`` (tracked) for ``cpu``, ``gpu`` and ``full``,
-    ``runs/smoke/figures/`` for ``smoke``, so a smoke run never touches tracked files."""
+    """Where figures of ``profile`` go: ``figures/`` (tracked) for ``cpu`` and ``full``,
+    ``runs/<profile>/figures/`` for ``smoke`` and ``gpu``, so those runs never touch tracked files."""
     chosen = settings(profile)
     if chosen.tracked_figures:
         return repo_root() / "figures"

@@ -15,6 +15,8 @@ from helpers import config
 def test_profiles_share_one_table_of_settings():
     assert set(config.PROFILES) == {"smoke", "cpu", "gpu", "full"} == set(config.PROFILE_ORDER)
     assert not config.PROFILES["smoke"].tracked_figures  # a smoke run never writes tracked files
+    assert not config.PROFILES["gpu"].tracked_figures  # nor a Colab session's: figures/ is the cpu run's
+    assert config.figures_dir("gpu") == config.repo_root() / "runs" / "gpu" / "figures"
     assert config.PROFILES["smoke"].relaxed and not config.PROFILES["cpu"].relaxed
 
 
