@@ -2,6 +2,7 @@
 route (pytorch-fid's), side by side in one process, printed as ratios.
 
     .venv/bin/python benchmarks/fid_speed.py [--threads 1] [--repeats 5] [--dims 2048] [--samples 2000]
+        [--markdown benchmarks/results/fid_speed.md]
 
 Two sets of ``--samples`` feature vectors of ``--dims`` dimensions (the size of FID on 2,000 images
 with Inception's pool3 features). Each round computes equation (1) of ``helpers.fid`` in turn (the
@@ -25,7 +26,12 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_report  # noqa: E402  (benchmarks/ is not a package)
 
 
 def parse() -> argparse.Namespace:
@@ -34,6 +40,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=5, help="rounds, each timing both routes (default 5)")
     parser.add_argument("--dims", type=int, default=2048, help="feature dimensions (default 2048)")
     parser.add_argument("--samples", type=int, default=2000, help="feature vectors per set (default 2000)")
+    parser.add_argument("--markdown", metavar="PATH", help="also write the results as Markdown to PATH")
     args = parser.parse_args()
     for name in ("threads", "repeats", "dims", "samples"):
         if getattr(args, name) < 1:
@@ -100,11 +107,25 @@ def main() -> None:
     median = {name: statistics.median(t) for name, t in times.items()}
     scipy_from_features = statistics.median(a + b for a, b in zip(times["scipy"], times["numpy statistics"],
                                                                    strict=True))
+    rows = []
     for name, reference, route in (("statistics (frechet_distance)", median["scipy"], "course, statistics"),
                                    ("features (feature_distance)", scipy_from_features, "course, features")):
         agreement = abs(values[route] - values["scipy"]) / abs(values["scipy"])
         print(f"from {name}: {reference / median[route]:.1f}x faster than SciPy's sqrtm route (median "
               f"{median[route]:.2f} s against {reference:.2f} s); agrees to {agreement:.1e} relative")
+        rows.append(f"| from {name} | {reference / median[route]:.1f}× | {agreement:.1e} |")
+    if args.markdown:
+        route = "Cholesky" if any(positive_definite) else "pivoted Cholesky"
+        lines = [bench_report.machine_line(args.threads) + f" SciPy {scipy.__version__}. `python "
+                 f"benchmarks/fid_speed.py --threads {args.threads} --repeats {args.repeats} "
+                 f"--dims {args.dims} --samples {args.samples}`: two sets of {args.samples} synthetic "
+                 f"feature vectors of {args.dims} dimensions (covariances positive definite: "
+                 f"{positive_definite}, so "
+                 f"`frechet_distance` takes its {route} route), median of {args.repeats} interleaved "
+                 f"rounds.",
+                 "", "| Fréchet distance | speed-up over SciPy's `sqrtm` route | relative agreement |",
+                 "|---|---|---|", *rows]
+        bench_report.write(args.markdown, "\n".join(lines))
 
 
 if __name__ == "__main__":

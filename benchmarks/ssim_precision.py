@@ -1,6 +1,7 @@
 """Float32 error of SSIM and MS-SSIM on every photograph scikit-image ships, against float64.
 
     python benchmarks/ssim_precision.py [--threads 1] [--seeds 3] [--noise 0.01 0.05 0.2]
+        [--markdown benchmarks/results/ssim_precision.md]
 
 Each photograph (8-bit values divided by 255, RGB or grey, ``(1, C, H, W)``) is paired with a noisy
 copy, ``clip(x + sigma * N(0, 1), 0, 1)``, for each noise level and seed. Both images are float32;
@@ -16,12 +17,17 @@ The course's bars are 1e-6 (SSIM) and 3e-7 (MS-SSIM). About three minutes on one
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import numpy as np
 import torch
 from skimage import data
 
 from helpers.ssim import ms_ssim, ms_ssim_min_size, ssim
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_report  # noqa: E402  (benchmarks/ is not a package)
 
 PHOTOGRAPHS = ("astronaut", "brick", "camera", "cat", "cell", "clock", "coffee", "coins", "grass",
                "gravel", "hubble_deep_field", "immunohistochemistry", "microaneurysms", "moon", "page",
@@ -63,6 +69,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="noise draws per level (default 3)")
     parser.add_argument("--noise", type=float, nargs="+", default=[0.01, 0.05, 0.2],
                         help="noise standard deviations (default 0.01 0.05 0.2)")
+    parser.add_argument("--markdown", metavar="PATH", help="also write the table as Markdown to PATH")
     args = parser.parse_args()
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1; got {args.seeds}")
@@ -94,6 +101,17 @@ def main() -> None:
           f"seeds), {torch.get_num_threads()} thread(s); worst |float32 - float64| of the same pixels:")
     for (metric, label), (error, where) in sorted(worst.items()):
         print(f"  {metric:8s} {label:15s} {error:.1e}  ({where})")
+    if args.markdown:
+        noise = " ".join(f"{sigma:g}" for sigma in args.noise)
+        lines = [bench_report.machine_line(torch.get_num_threads())
+                 + f" `python benchmarks/ssim_precision.py --threads {args.threads} --seeds {args.seeds} "
+                 f"--noise {noise}`: worst |float32 − float64| of the same pixels over {pairs} pairs "
+                 f"({len(PHOTOGRAPHS)} photographs × {len(args.noise)} noise levels × {args.seeds} seeds). "
+                 f"The course's bars: 1e-6 (SSIM), 3e-7 (MS-SSIM).", "",
+                 "| metric | implementation | worst error | where |", "|---|---|---|---|"]
+        lines += [f"| {metric} | {label} | {error:.1e} | {where} |"
+                  for (metric, label), (error, where) in sorted(worst.items())]
+        bench_report.write(args.markdown, "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """Profiles, devices, seeds and the course's standard paths.
 
-A *profile* says how big a run is. There are three, held in one table, :data:`PROFILES`:
+A *profile* says how big a run is. There are four, held in one table, :data:`PROFILES`:
 
 - ``smoke``: what CI runs on two CPU cores; tiny data, one or two epochs, seconds per notebook.
 - ``cpu``: a laptop; real data, minutes per notebook, reproduces each claim qualitatively.
-- ``full``: a GPU; the write-ups' own sizes and epochs.
+- ``gpu``: one GPU session (Colab's T4): each notebook within about 15 minutes; the default on CUDA.
+- ``full``: the write-ups' own sizes and epochs, hours per notebook on a GPU; asked for by name only.
 
 Every notebook resolves its profile with :func:`resolve_profile`; a training notebook reads its sizes
 from its own table, :func:`notebook_settings` (one place for all of them: :data:`NOTEBOOK_SETTINGS`).
@@ -45,8 +46,45 @@ PROFILES: dict[str, Profile] = {
         Profile("smoke", "CI on 2 CPU cores: tiny data, seconds per notebook", relaxed=True,
                 tracked_figures=False),
         Profile("cpu", "a laptop CPU: real data, minutes per notebook", relaxed=False, tracked_figures=True),
-        Profile("full", "a GPU: the write-ups' own sizes and epochs", relaxed=False, tracked_figures=True),
+        # figures of a gpu run go to runs/gpu/figures/: the tracked ones stay those of the reference run
+        Profile("gpu", "one GPU session (a Colab T4): at most about 15 minutes per notebook", relaxed=False,
+                tracked_figures=False),
+        Profile("full", "long GPU batch runs: the write-ups' own sizes and epochs, hours per notebook",
+                relaxed=False, tracked_figures=True),
     )
+}
+
+#: The profiles in order of size; the settings tables grow along it.
+PROFILE_ORDER = ("smoke", "cpu", "gpu", "full")
+
+# --------------------------------------------------------------------------------------------
+# How the gpu profile is sized: counted FLOPs, an assumed throughput
+# --------------------------------------------------------------------------------------------
+
+#: The throughput assumed for a Colab T4 in float32 (amp off), FLOP/s: a quarter of its 8.1 TFLOP/s
+#: peak, what small convolutional networks on 28-128 px images reach at best. An assumption, not a
+#: measurement: the gpu profile has not been timed on a T4.
+T4_ASSUMED_FLOPS = 2.0e12
+
+#: What the ``gpu`` rows below cost, estimated as 3 x (forward FLOPs per image) x (images trained) /
+#: :data:`T4_ASSUMED_FLOPS` (a training step costs about three forward passes). Forward FLOPs per
+#: image counted with ``torch.utils.flop_counter.FlopCounterMode`` on the notebook's network at the
+#: profile's sizes (a multiply-add counted as 2); images trained = runs x train_images x epochs, the
+#: runs counted as the ``cpu`` profile makes them (the ``gpu`` rows keep its grids and seeds).
+#: A second bound: steps x 5 ms, a guess at the per-step cost of launching the kernels of small
+#: networks, which then dominates. Evaluation, Frechet distances and figures add a few minutes.
+#: ``{notebook: (forward FLOPs per image, runs, images trained, FLOP-bound seconds, step-bound seconds)}``
+GPU_ESTIMATE: dict[str, tuple[float, int, int, float, float]] = {
+    # VAE (widths 32-256, 32 x 32 input): 22 runs (3 losses x 4 seeds, 8 grid runs less 2 shared, 4 matched)
+    # x 10,000 x 10
+    "04_el_vae": (20.4e6, 22, 2_200_000, 67.3, 171.9),
+    # conditional VAE: 29 runs (24 in the grid, 4 at a matched rate, 1 at alpha = beta = 1) x 10,000 x 10,
+    # and the classifier
+    "05_cvae": (21.3e6, 29, 2_900_000, 92.7, 226.6),
+    # GDN network at width 32 on 128 x 128 patterns: at most 32 runs x 2,000 x 20
+    "06_overfitting": (176.9e6, 32, 1_280_000, 340.0, 200.0),
+    # VQ-VAE (width 64, D 64, K 512) on 32 x 32 x 3: 13 configurations x 3 seeds x 20,000 x 8
+    "07_fid_analysis": (45.1e6, 39, 6_240_000, 422.0, 244.0),
 }
 
 
@@ -72,6 +110,7 @@ class VAESettings:
     betas: tuple[float, ...]  # KL weights (04: the grid of the matched-rate search; 05: the grid's beta)
     alphas: tuple[float, ...] = (0.0,)  # SSIM weights of notebook 05's grid
     classifier_epochs: int = 3  # notebook 05's frozen classifier of the real images
+    amp: bool = False  # bfloat16 autocast in training (CUDA only): off, the comparisons need equal numerics
 
 
 @dataclass(frozen=True)
@@ -88,6 +127,7 @@ class OverfittingSettings:
     code_pairs: int  # training pairs of the code sweep: where the gap widens (cpu), the write-up's (full)
     train_sizes: tuple[int, ...]  # training-set sizes of the sweep; the largest is train_images
     lr: float  # Adam's learning rate; the original has 1e-4
+    amp: bool = False  # bfloat16 autocast in training (CUDA only): off, the comparisons need equal numerics
 
 
 @dataclass(frozen=True)
@@ -113,6 +153,7 @@ class FIDSettings:
     timing_networks: tuple[tuple[int, int], ...]  # (width, D) of the networks whose steps are timed
     classifier_epochs: int  # the frozen classifier that gives the features when Inception cannot be had
     configs: tuple[str, ...]  # the configurations the profile trains (helpers.experiments.vqvae names)
+    amp: bool = False  # bfloat16 autocast in training (CUDA only): off, the comparisons need equal numerics
 
 
 _ZOO = ("psnr", "ssim", "ms_ssim", "haarpsi", "gmsd", "ms_gmsd")
@@ -127,6 +168,9 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, object]] = {
         "cpu": VAESettings("fashion-mnist", train_images=6_000, val_images=1_000, test_images=2_000, epochs=4,
                            seeds=4, batch_size=64, widths=(32, 64, 128, 256), latent=128,
                            betas=(6.25e-5, 2.5e-4, 1e-3, 4e-3)),
+        "gpu": VAESettings("fashion-mnist", train_images=10_000, val_images=2_000, test_images=5_000,
+                           epochs=10, seeds=4, batch_size=64, widths=(32, 64, 128, 256), latent=128,
+                           betas=(6.25e-5, 2.5e-4, 1e-3, 4e-3)),
         "full": VAESettings("fashion-mnist", train_images=60_000, val_images=5_000, test_images=5_000,
                             epochs=30, seeds=4, batch_size=64, widths=(32, 64, 128, 256), latent=128,
                             betas=(1.5625e-5, 6.25e-5, 2.5e-4, 1e-3, 4e-3, 1.6e-2)),
@@ -138,6 +182,9 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, object]] = {
         "cpu": VAESettings("fashion-mnist", train_images=6_000, val_images=1_000, test_images=2_000, epochs=4,
                            seeds=4, batch_size=64, widths=(32, 64, 128, 256), latent=32, betas=(2.5e-4, 1e-3),
                            alphas=(0.0, 0.5, 1.0), classifier_epochs=4),
+        "gpu": VAESettings("fashion-mnist", train_images=10_000, val_images=2_000, test_images=5_000,
+                           epochs=10, seeds=4, batch_size=64, widths=(32, 64, 128, 256), latent=32,
+                           betas=(2.5e-4, 1e-3), alphas=(0.0, 0.5, 1.0), classifier_epochs=4),
         "full": VAESettings("fashion-mnist", train_images=60_000, val_images=5_000, test_images=5_000,
                             epochs=30, seeds=4, batch_size=64, widths=(32, 64, 128, 256), latent=32,
                             betas=(2.5e-4, 1e-3), alphas=(0.0, 0.5, 1.0), classifier_epochs=3),
@@ -148,6 +195,9 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, object]] = {
         "cpu": OverfittingSettings(train_images=512, val_images=256, epochs=10, seeds=2, batch_size=32,
                                    width=16, codes=(1, 2, 4, 64, 256), code_pairs=128,
                                    train_sizes=(128, 512), lr=1e-3),
+        "gpu": OverfittingSettings(train_images=2_000, val_images=500, epochs=20, seeds=2, batch_size=32,
+                                   width=32, codes=(1, 2, 4, 64, 256), code_pairs=500,
+                                   train_sizes=(500, 2_000), lr=1e-3),
         "full": OverfittingSettings(train_images=9_454, val_images=1_500, epochs=100, seeds=3, batch_size=32,
                                     width=128, codes=(1, 2, 4, 16, 64, 256), code_pairs=9_454,
                                     train_sizes=(1_000, 3_000, 9_454), lr=1e-4),
@@ -162,6 +212,11 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, object]] = {
                            epochs=4, seeds=3, batch_size=128, width=32, embedding_dim=32, codes=512, beta=1.0,
                            lr=1e-3, fid_images=2_000, timing_repeats=9,
                            timing_networks=((32, 32), (128, 128)), classifier_epochs=3,
+                           configs=_ZOO_ALONE_AND_HALF),
+        "gpu": FIDSettings("cifar10", "fashion-mnist", train_images=20_000, val_images=1_000,
+                           test_images=5_000, epochs=8, seeds=3, batch_size=128, width=64, embedding_dim=64,
+                           codes=512, beta=1.0, lr=1e-3, fid_images=2_000, timing_repeats=20,
+                           timing_networks=((64, 64), (256, 256)), classifier_epochs=3,
                            configs=_ZOO_ALONE_AND_HALF),
         "full": FIDSettings("cifar10", "fashion-mnist", train_images=50_000, val_images=1_000,
                             test_images=5_000, epochs=50, seeds=3, batch_size=128, width=256,
@@ -182,7 +237,8 @@ def notebook_settings(notebook: str, profile: str | None = None):
 
 def resolve_profile(name: str | None = None) -> str:
     """Return the profile to use: ``name`` if given, else ``$COURSE_PROFILE`` if set,
-    else ``"full"`` on a CUDA GPU and ``"cpu"`` otherwise.
+    else ``"gpu"`` on a CUDA GPU (one notebook in about 15 minutes; ``"full"`` only by name) and
+    ``"cpu"`` otherwise.
 
     Raises ``ValueError`` naming the valid profiles when the chosen name is not one of them.
     """
@@ -191,7 +247,7 @@ def resolve_profile(name: str | None = None) -> str:
         name = os.environ.get(PROFILE_ENV) or None
         source = f"${PROFILE_ENV}"
     if name is None:
-        return "full" if torch.cuda.is_available() else "cpu"
+        return "gpu" if torch.cuda.is_available() else "cpu"
     if not isinstance(name, str) or name not in PROFILES:
         raise ValueError(
             f"{source} must be one of {', '.join(repr(p) for p in PROFILES)}; got {name!r}"
@@ -277,7 +333,7 @@ def runs_dir(profile: str | None = None) -> Path:
 
 def figures_dir(profile: str | None = None) -> Path:
     """Where figures of ``profile`` go: ``figures/`` (tracked) for ``cpu`` and ``full``,
-    ``runs/smoke/figures/`` for ``smoke``, so a smoke run never touches tracked files."""
+    ``runs/<profile>/figures/`` for ``smoke`` and ``gpu``, so those runs never touch tracked files."""
     chosen = settings(profile)
     if chosen.tracked_figures:
         return repo_root() / "figures"

@@ -75,14 +75,52 @@ def filter_valid(x: Tensor, window: Tensor) -> Tensor:
     if window.dim() != 1:
         raise ValueError(f"window must be 1-D (k taps); got shape {tuple(window.shape)}")
     _check_images("x", x, window.numel())
-    n, c, h, w = x.shape
-    k = window.numel()
-    folded = x.reshape(1, n * c, h, w)
     taps = window.to(dtype=x.dtype, device=x.device)
-    rows = taps.view(1, 1, 1, k).expand(n * c, 1, 1, k)
-    cols = taps.view(1, 1, k, 1).expand(n * c, 1, k, 1)
-    out = F.conv2d(F.conv2d(folded, rows, groups=n * c), cols, groups=n * c)
-    return out.reshape(n, c, h - k + 1, w - k + 1)
+    return _separable(x, taps, taps, padding=0)
+
+
+def filter_full(x: Tensor, window: Tensor, scale: Tensor | None = None) -> Tensor:
+    """The adjoint (transpose) of :func:`filter_valid`, each channel optionally multiplied by a number.
+
+    ``x``: ``(N, C, H', W')``; ``window``: 1-D, ``k`` taps; ``scale``: ``(N, C)`` or None (1).
+    Returns ``(N, C, H' + k - 1, W' + k - 1)``: every value of ``x``, times its channel's ``scale``,
+    spread back over the ``k x k`` pixels its window covered ("full" filtering with the flipped window).
+    So ``sum(filter_valid(a, w) * b) == sum(a * filter_full(b, w))`` for any ``a``, ``b``: the backward
+    pass of a valid filtering. The zero border is the convolution's own padding, never a buffer, and
+    ``scale`` is folded into the row taps (one ``k``-tap filter per channel): both are free.
+    """
+    if window.dim() != 1:
+        raise ValueError(f"window must be 1-D (k taps); got shape {tuple(window.shape)}")
+    _check_images("x", x, 1)
+    taps = rows = window.flip(0).to(dtype=x.dtype, device=x.device)
+    if scale is not None:
+        if tuple(scale.shape) != tuple(x.shape[:2]):
+            raise ValueError(
+                f"scale must have shape (N, C) = {tuple(x.shape[:2])}; got {tuple(scale.shape)}"
+            )
+        rows = scale.to(x.dtype).reshape(-1, 1) * taps  # (N C, k): one filter per channel
+    return _separable(x, rows, taps, padding=window.numel() - 1)
+
+
+def _separable(x: Tensor, rows: Tensor, cols: Tensor, padding: int) -> Tensor:
+    """``x`` ``(N, C, H, W)`` filtered by a (1, k) then a (k, 1) depthwise convolution, zero-padded by
+    ``padding`` pixels on each side: ``(N, C, H - k + 1 + 2 padding, W - k + 1 + 2 padding)``.
+
+    ``rows``: ``(k,)``, one filter for all channels, or ``(N C, k)``, one each; ``cols``: ``(k,)``. Batch and
+    channels are folded into one axis of ``N C`` groups, oneDNN's depthwise kernel: a convolution of
+    one channel and one group falls back to a path about ten times slower.
+    """
+    n, c, h, w = x.shape
+    groups = n * c
+    k = cols.numel()
+    row_filters = rows.view(-1, 1, 1, k).expand(groups, 1, 1, k)
+    col_filters = cols.view(1, 1, k, 1).expand(groups, 1, k, 1)
+    out = x.reshape(1, groups, h, w)
+    if padding:  # measured: oneDNN's row pass is faster on a padded copy, its column pass on its own padding
+        out = F.pad(out, (padding, padding))
+    out = F.conv2d(out, row_filters, groups=groups)
+    out = F.conv2d(out, col_filters, padding=(padding, 0), groups=groups)
+    return out.view(n, c, *out.shape[-2:])
 
 
 def local_moments(

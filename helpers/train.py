@@ -49,6 +49,7 @@ import json
 import os
 import random
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,21 +116,49 @@ def _provenance(data) -> list[dict]:
     return described
 
 
-def run_directory(root: str | Path, name: str, config: Mapping, *, data) -> Path:
-    """``root/<name>-<hash>``: one folder per configuration and data, with ``config.json`` in it.
+def run_environment(device: torch.device | str | None = None, amp: bool = False) -> dict:
+    """What a run's numbers depend on besides its configuration and data: ``{"device": "cpu" | "cuda"
+    | ..., "amp": bool, "torch": version}``. ``device``: default :func:`helpers.config.device`, as
+    :func:`fit` picks it; ``amp``: bfloat16 autocast in training, as passed to :func:`fit`."""
+    if not isinstance(amp, bool):
+        raise ValueError(f"amp must be True or False; got {amp!r}")
+    device = torch.device(device) if device is not None else best_device()
+    return {"device": device.type, "amp": amp, "torch": torch.__version__}
+
+
+def run_directory(root: str | Path, name: str, config: Mapping, *, data,
+                  device: torch.device | str | None = None, amp: bool = False) -> Path:
+    """``root/<name>-<hash>``: one folder per configuration, data and environment, with ``config.json``.
 
     ``config``: JSON-serialisable settings that decide the result (model, loss, epochs, seed, ...).
     ``data``: the :class:`helpers.data.DatasetInfo` of the data trained and validated on (or the
     :class:`TensorLoader`\\ s that carry it; one or a list). Their provenance, real or a synthetic
     stand-in, is part of the key, so a run trained on a stand-in is never reused once the real data
-    are there. The same configuration on the same data gives the same folder, and is reused.
+    are there. So is :func:`run_environment` (``device``, ``amp``, torch's version; pass the ones
+    given to :func:`fit`, which checks them): a GPU run with autocast and a CPU run never share a
+    folder. The same configuration on the same data and environment gives the same folder, reused.
     """
-    record = {"config": dict(config), "data": _provenance(data)}
+    record = {"config": dict(config), "data": _provenance(data), "environment": run_environment(device, amp)}
     text = json.dumps(record, sort_keys=True, default=str)
     folder = Path(root) / f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / CONFIG).write_text(json.dumps(record, sort_keys=True, indent=2, default=str) + "\n")
     return folder
+
+
+def _check_environment(run_dir: Path, device: torch.device, amp: bool) -> None:
+    """The amp of a :func:`run_directory` folder is the one ``fit`` trains with (else ``ValueError``);
+    a different device type is warned about."""
+    path = run_dir / CONFIG
+    recorded = json.loads(path.read_text()).get("environment") if path.exists() else None
+    if not recorded:
+        return
+    if recorded.get("amp") != amp:
+        raise ValueError(f"amp must be the {recorded.get('amp')!r} that {path} records (pass amp to "
+                         f"run_directory as well); got {amp!r}")
+    if recorded.get("device") != device.type:  # a caller that forgot run_directory(device=...)
+        warnings.warn(f"{path} records device {recorded.get('device')!r} but the run trains on "
+                      f"{device.type!r}: pass device to run_directory as well", RuntimeWarning, stacklevel=3)
 
 
 def read_history(run_dir: str | Path) -> list[dict[str, float]]:
@@ -318,7 +347,7 @@ def fit(
     seed: int = 0,
     device: torch.device | str | None = None,
     train_eval_size: int = 1000,
-    amp: bool | None = None,
+    amp: bool = False,
     progress: bool = True,
     on_epoch_end: Callable[[int, dict], None] | None = None,
 ) -> list[dict[str, float]]:
@@ -329,10 +358,13 @@ def fit(
     ``metrics``: ``{name: metric(output, target) -> scalar}`` measured in eval mode only (for
     example losses of :mod:`helpers.losses`); ``optimizer``: default Adam with ``lr``; ``device``:
     default :func:`helpers.config.device`; ``train_eval_size``: images of the fixed training subset
-    measured in eval mode; ``amp``: bfloat16 autocast, default on CUDA only (SSIM and the losses of
-    :mod:`helpers.losses` compute in float32 inside it); ``on_epoch_end(epoch, row)``: called after
-    each epoch's checkpoint. An existing ``run_dir/checkpoint.pt`` is continued (a finished run
-    returns its history at once). Raises :class:`NonFiniteLossError` on a NaN or infinite component.
+    measured in eval mode; ``amp``: bfloat16 autocast on CUDA (SSIM and the losses of
+    :mod:`helpers.losses` compute in float32 inside it), off unless asked: the course's comparisons
+    train every arm with the same numerics; ``on_epoch_end(epoch, row)``: called after each epoch's
+    checkpoint. An existing ``run_dir/checkpoint.pt`` is continued (a finished run returns its history
+    at once). Where ``run_dir`` came from :func:`run_directory`, ``amp`` must be the one its
+    ``config.json`` records (else ``ValueError``; another device type: a warning). Raises
+    :class:`NonFiniteLossError` on a NaN or infinite component.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int; got {epochs!r}")
@@ -347,9 +379,12 @@ def fit(
     train = train if train.device == device else _moved(train, device)
     val = val if val.device == device else _moved(val, device)
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
-    use_amp = (device.type == "cuda") if amp is None else amp
+    if not isinstance(amp, bool):
+        raise ValueError(f"amp must be True or False; got {amp!r}")
+    use_amp = amp
     if use_amp and device.type != "cuda":
         raise ValueError(f"amp=True needs a CUDA device; got {device}")
+    _check_environment(run_dir, device, amp)
 
     def autocast():
         return torch.autocast("cuda", dtype=torch.bfloat16)

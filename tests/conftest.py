@@ -9,6 +9,11 @@ from helpers.config import course_notebooks
 
 torch.set_num_threads(1)
 
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "cuda: needs a CUDA device; skipped without one "
+                            "(benchmarks/gpu_check.sh runs them: pytest -m cuda)")
+
 NOTEBOOKS = course_notebooks()
 
 

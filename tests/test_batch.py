@@ -194,7 +194,7 @@ def test_a_notebook_whose_kernel_died_is_not_counted_complete(folder):
 
 
 def test_a_bad_profile_in_the_environment_is_a_usage_error(folder, monkeypatch):
-    monkeypatch.setenv("COURSE_PROFILE", "gpu")
+    monkeypatch.setenv("COURSE_PROFILE", "tpu")
     result = _run("--notebooks", str(folder / "notebooks"))
     assert result.returncode == 2
-    assert "$COURSE_PROFILE must be one of 'smoke', 'cpu', 'full'; got 'gpu'" in result.stderr
+    assert "$COURSE_PROFILE must be one of 'smoke', 'cpu', 'gpu', 'full'; got 'tpu'" in result.stderr

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import shutil
 
 import nbformat
@@ -18,6 +19,7 @@ def course(tmp_path, monkeypatch):
     shutil.copy(config.repo_root() / "README.md", tmp_path / "README.md")
     if (config.repo_root() / "results").is_dir():
         shutil.copytree(config.repo_root() / "results", tmp_path / "results")
+    shutil.copytree(config.repo_root() / "benchmarks" / "results", tmp_path / "benchmarks" / "results")
     monkeypatch.setenv(config.ROOT_ENV, str(tmp_path))
     return tmp_path
 
@@ -81,3 +83,29 @@ def test_a_result_paragraph_follows_its_results(course):
     generate.stale_files(write=True)
     assert "0.999" not in readme.read_text().split(start, 1)[1].split(end, 1)[0]
     assert generate.stale_files(write=False) == []
+
+
+@pytest.mark.parametrize("name", sorted(generate.BENCHMARK_RESULTS))
+def test_the_readme_benchmark_tables_are_the_benchmarks_own_output(name):
+    """The README's speed, precision and FD-speed tables are the committed --markdown files, verbatim,
+    and each states its machine, thread count, torch version and date."""
+    readme = (config.repo_root() / "README.md").read_text()
+    start, end = generate.benchmark_markers(name)
+    assert start in readme and end in readme, f"README.md lacks the markers of {name}"
+    block = readme.split(start, 1)[1].split(end, 1)[0].strip("\n")
+    committed = (config.repo_root() / generate.BENCHMARK_RESULTS[name]).read_text().strip("\n")
+    assert block == committed
+    assert block.startswith("Measured on ") and " thread" in block and "torch " in block
+    assert re.search(r", 20\d\d-\d\d-\d\d\.", block.splitlines()[0])
+
+
+def test_a_benchmark_table_follows_its_file_and_is_never_rerun(course):
+    path = course / generate.BENCHMARK_RESULTS["ssim_speed"]
+    path.write_text("Measured on a test machine, 1 CPU thread, torch 0, 2000-01-01.\n\n| a |\n")
+    readme = course / "README.md"
+    assert generate.stale_files(write=False) == [readme]
+    generate.stale_files(write=True)
+    assert "| a |\n<!-- bench:ssim_speed:end -->" in readme.read_text()
+    path.unlink()
+    with pytest.raises(FileNotFoundError, match="benchmarks/results/ssim_speed.md is missing"):
+        generate.stale_files(write=False)

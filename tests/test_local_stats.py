@@ -8,6 +8,7 @@ import torch
 from skimage import data, util
 
 from helpers.local_stats import (
+    filter_full,
     filter_valid,
     gaussian_window,
     local_moments,
@@ -117,3 +118,24 @@ def test_bad_images_get_clear_errors(x, match):
 def test_mismatched_shapes_are_named():
     with pytest.raises(ValueError, match="same shape"):
         local_moments(torch.zeros(1, 1, 16, 16), torch.zeros(1, 1, 16, 17))
+
+
+def test_filter_full_is_the_adjoint_of_filter_valid():
+    generator = torch.Generator().manual_seed(0)
+    a = torch.rand(2, 3, 20, 17, generator=generator, dtype=torch.float64)
+    b = torch.rand(2, 3, 10, 7, generator=generator, dtype=torch.float64)
+    w = gaussian_window(11, 1.5) + torch.linspace(0, 0.01, 11, dtype=torch.float64)  # not symmetric
+    assert filter_full(b, w).shape == a.shape
+    left = (filter_valid(a, w) * b).sum()
+    assert abs(left - (a * filter_full(b, w)).sum()) < 1e-12 * left
+    scale = torch.rand(2, 3, generator=generator, dtype=torch.float64)
+    scaled = filter_full(b, w, scale)
+    assert torch.allclose(scaled, filter_full(b * scale[:, :, None, None], w), rtol=0, atol=1e-15)
+
+
+def test_filter_full_errors_name_the_argument():
+    b = torch.rand(2, 3, 10, 7)
+    with pytest.raises(ValueError, match=r"scale must have shape \(N, C\) = \(2, 3\); got \(6,\)"):
+        filter_full(b, gaussian_window(dtype=torch.float32), torch.ones(6))
+    with pytest.raises(ValueError, match=r"window must be 1-D \(k taps\); got shape \(11, 11\)"):
+        filter_full(b, torch.ones(11, 11))

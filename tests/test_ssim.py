@@ -13,6 +13,8 @@ from scipy import ndimage
 from skimage import data, util
 from skimage.metrics import structural_similarity
 
+from helpers import ssim as helpers_ssim
+from helpers import ssim_kernel as helpers_ssim_kernel
 from helpers.local_stats import gaussian_window, sliding_window_moments
 from helpers.ssim import (
     DEFAULT_WEIGHTS,
@@ -534,3 +536,81 @@ def test_loss_modules_check_the_first_call_only_unless_told(batch):
         always(x * 1.5, y)
     with pytest.raises(ValueError, match=r"check must be one of \('first', 'always'\); got 'never'"):
         SSIMLoss(check="never")
+
+
+# ---------------------------------------------------------------------------------------------
+# The analytic backward and the optional compiled pointwise algebra
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("luminance", [True, False], ids=["ssim", "cs"])
+def test_analytic_backward_of_the_map_means_passes_gradcheck(batch, luminance):
+    """The mean-map Function alone, in float64, both images, per image and channel (N, C) outputs."""
+    x, y = batch
+    x = x[:2, :, :18, :21].clone().requires_grad_()
+    y = y[:2, :, :18, :21].clone().requires_grad_()
+    window = gaussian_window(7, 1.5)
+    assert torch.autograd.gradcheck(
+        lambda a, b: helpers_ssim_kernel.MeanSimilarity.apply(a, b, window, 1e-4, 9e-4, luminance), (x, y)
+    )
+
+
+def test_compile_pointwise_falls_back_to_the_eager_algebra(batch, monkeypatch):
+    """Where torch.compile gives a kernel that cannot run (no C++ compiler, say), the values are the
+    eager ones and a warning says so; compile_pointwise(False) restores the eager path."""
+    x, y = batch
+    eager = ssim(x, y).item()
+
+    def broken(function, **options):
+        def run(*args):
+            raise RuntimeError("no compiler")
+        return run
+
+    monkeypatch.setattr(torch, "compile", broken)
+    try:
+        assert helpers_ssim.compile_pointwise(True)
+        z = x.clone().requires_grad_()
+        with pytest.warns(RuntimeWarning, match="torch.compile of SSIM's pointwise algebra failed"):
+            value = ssim(z, y)
+        value.backward()
+        assert value.item() == eager and torch.isfinite(z.grad).all()
+        assert not helpers_ssim_kernel._compiled  # fell back for good
+    finally:
+        assert not helpers_ssim.compile_pointwise(False)
+    with pytest.raises(ValueError, match="enabled must be True or False; got 'yes'"):
+        helpers_ssim.compile_pointwise("yes")
+
+
+# ---------------------------------------------------------------------------------------------
+# CUDA: the same values and gradients as on the CPU (run by benchmarks/gpu_check.sh)
+# ---------------------------------------------------------------------------------------------
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+
+
+@pytest.mark.cuda
+@needs_cuda
+@pytest.mark.parametrize("metric", [ssim, ms_ssim])
+def test_cuda_values_and_gradients_equal_the_cpu_ones(metric):
+    x, y = _astronaut_noisy()
+    values, grads = [], []
+    for device in ("cpu", "cuda"):
+        z = x.to(device).requires_grad_()
+        value = metric(z, y.to(device))
+        value.backward()
+        values.append(value.item())
+        grads.append(z.grad.cpu())
+    assert abs(values[0] - values[1]) < 1e-6
+    assert torch.allclose(grads[0], grads[1], rtol=1e-4, atol=1e-9)
+
+
+@pytest.mark.cuda
+@needs_cuda
+@pytest.mark.parametrize("metric", [ssim, ms_ssim])
+def test_cuda_autocast_keeps_float32_and_its_precision(metric):
+    x, y = (t.cuda() for t in _astronaut_noisy())
+    exact = metric(x.double(), y.double()).item()
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        cast = metric(x, y)
+    assert cast.dtype == torch.float32
+    assert abs(cast.item() - exact) < (1e-6 if metric is ssim else 3e-7)

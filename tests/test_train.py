@@ -4,6 +4,7 @@ data and reloaded without training."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -327,3 +328,23 @@ def test_run_records_a_nan_as_a_result_and_does_not_train_it_again(tmp_path):
     assert again.failure == failed.failure and again.model is None and len(again.history) == 1
     with pytest.raises(NonFiniteLossError, match="not finite at epoch 2"):
         again.trained()
+
+
+def test_run_key_holds_device_amp_and_torch_version_and_fit_checks_amp(tmp_path):
+    real = _info("real files", True)
+    cpu = run_directory(tmp_path, "vae", {"epochs": 1}, data=real, device="cpu")
+    assert cpu == run_directory(tmp_path, "vae", {"epochs": 1}, data=real, device=torch.device("cpu"))
+    cuda = run_directory(tmp_path, "vae", {"epochs": 1}, data=real, device="cuda")
+    amp = run_directory(tmp_path, "vae", {"epochs": 1}, data=real, device="cuda", amp=True)
+    assert len({cpu, cuda, amp}) == 3
+    recorded = json.loads((amp / CONFIG).read_text())["environment"]
+    assert recorded == {"device": "cuda", "amp": True, "torch": torch.__version__}
+    with pytest.raises(ValueError, match="amp must be True or False; got 'yes'"):
+        run_directory(tmp_path, "vae", {}, data=real, amp="yes")
+    with pytest.raises(ValueError, match="amp must be the True that .* records"):
+        _fit(amp, epochs=1)
+    with pytest.warns(RuntimeWarning, match="records device 'cuda' but the run trains on 'cpu'"):
+        _fit(cuda, epochs=1)
+    _fit(cpu, epochs=1)  # the environment it records is the one it trains in: no warning, no error
+    with pytest.raises(ValueError, match="amp must be True or False; got None"):
+        _fit(tmp_path / "none", epochs=1, amp=None)

@@ -5,7 +5,10 @@
 - the README's table of notebooks, between ``<!-- notebooks:start -->`` and ``<!-- notebooks:end -->``;
 - the README's result paragraph of each training notebook, between ``<!-- results:NAME:start -->`` and
   ``<!-- results:NAME:end -->``, written from the per-run measurements its ``cpu`` run committed under
-  ``results/NAME/`` (:mod:`helpers.results`) by the function :data:`RESULT_SUMMARIES` names.
+  ``results/NAME/`` (:mod:`helpers.results`) by the function :data:`RESULT_SUMMARIES` names;
+- the README's benchmark tables, between ``<!-- bench:NAME:start -->`` and ``<!-- bench:NAME:end -->``,
+  copied from the Markdown a benchmark wrote with ``--markdown`` (:data:`BENCHMARK_RESULTS`): the
+  benchmarks are not re-run here, their last committed output is placed.
 
     python -m helpers.tools.generate           # rewrite whatever is out of date
     python -m helpers.tools.generate --check   # exit 1 and name what is out of date (the tests do this)
@@ -139,6 +142,27 @@ def render_results(notebook: str) -> str:
 
 REPLICATION_START, REPLICATION_END = "<!-- replication:start -->", "<!-- replication:end -->"
 
+#: benchmark -> the Markdown file its ``--markdown`` run wrote (relative to the repository's root)
+BENCHMARK_RESULTS = {
+    "ssim_speed": "benchmarks/results/ssim_speed.md",
+    "ssim_precision": "benchmarks/results/ssim_precision.md",
+    "fid_speed": "benchmarks/results/fid_speed.md",
+}
+
+
+def benchmark_markers(name: str) -> tuple[str, str]:
+    """The README's markers around benchmark ``name``'s table."""
+    return f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
+
+
+def render_benchmark(name: str) -> str:
+    """Benchmark ``name``'s committed Markdown (:data:`BENCHMARK_RESULTS`), without its final newline."""
+    path = repo_root() / BENCHMARK_RESULTS[name]
+    if not path.is_file():
+        raise FileNotFoundError(f"{BENCHMARK_RESULTS[name]} is missing: run the benchmark with --markdown "
+                                f"{BENCHMARK_RESULTS[name]} first")
+    return path.read_text().rstrip("\n")
+
 
 def render_replication() -> str:
     """The README's table of each training notebook's reference run (``runs.json``) against its
@@ -177,6 +201,10 @@ def render_readme(text: str, notebooks: list[Path]) -> str:
             text = _replace_between(text, start, end, render_results(notebook))
     if REPLICATION_START in text:
         text = _replace_between(text, REPLICATION_START, REPLICATION_END, render_replication())
+    for name in BENCHMARK_RESULTS:
+        start, end = benchmark_markers(name)
+        if start in text:
+            text = _replace_between(text, start, end, render_benchmark(name))
     return text
 
 
