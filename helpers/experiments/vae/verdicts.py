@@ -214,7 +214,8 @@ def cvae_summary(data: Mapping[str, Any]) -> str:
             f"{len(reversed_)} {'is' if len(reversed_) == 1 else 'are'} reversed"
             f"{' (' + '; '.join(reversed_) + ')' if reversed_ else ''} and "
             f"{len(unresolved)} {'is' if len(unresolved) == 1 else 'are'} unresolved. Over the "
-            f"{rho.n} cells, Spearman's ρ of rate and sample accuracy is {rho.rho:+.2f} (exact permutation p = {rho.p:.3f}).")
+            f"{rho.n} cells, Spearman's ρ of rate and sample accuracy is {rho.rho:+.2f} (exact permutation "
+            f"p = {rho.p:.3f}).")
     matched = data.get("matched_rate")
     if matched:
         reference = matched["reference"]
