@@ -211,9 +211,11 @@ def cvae_summary(data: Mapping[str, Any]) -> str:
     rho = rate_accuracy_correlation(data)
     text = (f"Notebook 05 (reference `cpu` run, {n} seeds, 95 % seed-paired t-intervals): of "
             f"{len(claims)} claims about α and β, {len(held)} hold ({'; '.join(held) or 'none'}), "
-            f"{len(reversed_)} are reversed{' (' + '; '.join(reversed_) + ')' if reversed_ else ''} and "
-            f"{len(unresolved)} are unresolved. Over the {rho.n} cells, Spearman's ρ of rate and sample "
-            f"accuracy is {rho.rho:+.2f} (exact permutation p = {rho.p:.3f}).")
+            f"{len(reversed_)} {'is' if len(reversed_) == 1 else 'are'} reversed"
+            f"{' (' + '; '.join(reversed_) + ')' if reversed_ else ''} and "
+            f"{len(unresolved)} {'is' if len(unresolved) == 1 else 'are'} unresolved. Over the "
+            f"{rho.n} cells, Spearman's ρ of rate and sample accuracy is {rho.rho:+.2f} (exact permutation "
+            f"p = {rho.p:.3f}).")
     matched = data.get("matched_rate")
     if matched:
         reference = matched["reference"]
