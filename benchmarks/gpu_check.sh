@@ -24,7 +24,9 @@ case "${1:-}" in
 esac
 
 cd "$(dirname "$0")/.." || exit 2
-PYTHON=${PYTHON:-python}
+if [ -z "${PYTHON:-}" ]; then  # the project's environment where `make` has made one, else the python on PATH
+  if [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; else PYTHON=python; fi
+fi
 OUT_DIR=${OUT:-runs/gpu_check}
 mkdir -p "$OUT_DIR" || exit 2
 REPORT="$OUT_DIR/report.md"
