@@ -46,6 +46,9 @@ def test_shapes_range_and_a_training_step(width, code_size, bottleneck):
     code = model.encode(density)
     out = model.decode(code)
     assert code.shape == (4, code_size) and out.shape == (4, 1, 128, 128)
+    # the study's code is relu(batchnorm(linear)): non-negative, and in training mode (the BatchNorm
+    # centres each entry over the batch) some entries are 0 and some are not
+    assert code.min() >= 0 and 0 < float((code == 0).float().mean()) < 1
     assert 0 <= out.min() and out.max() <= 1
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
     before = F.mse_loss(model(density), pattern).item()

@@ -5,9 +5,10 @@ As the study's write-up describes it (its model summary: 3.9 M parameters at wid
 four; fully connected layers 512 -> 512 -> 512 -> 64 (each with BatchNorm1d, ReLU after the first two)
 give the code; the decoder mirrors it (64 -> 512 -> 512 -> 512, BatchNorm1d and ReLU, then transposed
 convolutions with inverse GDN after the first four) and ends in a Sigmoid, so the output is in [0, 1].
-The summary does not say whether a ReLU follows the code's BatchNorm; here none does, so each code
-dimension can take either sign. It maps image to image through the code: not an autoencoder of the
-pattern, although the study calls it one.
+As in the study's public code (``relu(fc_bn3(fc3(x)))``), a ReLU follows the code's BatchNorm too: the
+code is non-negative, and about half its entries are 0 for a given image (the BatchNorm centres each
+entry on 0 over a batch before the ReLU cuts it), which is what a code-size bottleneck turns on. It maps
+image to image through the code: not an autoencoder of the pattern, although the study calls it one.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class GDNAutoencoder(nn.Module):
             nn.Flatten(),  # (N, hidden)
             nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),  # (N, hidden)
             nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),  # (N, hidden)
-            nn.Linear(hidden, code_size), nn.BatchNorm1d(code_size),  # (N, code_size): the code
+            nn.Linear(hidden, code_size), nn.BatchNorm1d(code_size), nn.ReLU(),  # (N, code_size) >= 0
         )
         self.decoder = nn.Sequential(
             nn.Linear(code_size, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),  # (N, hidden)
@@ -75,7 +76,7 @@ class GDNAutoencoder(nn.Module):
                              "use model.eval() for single images")
 
     def encode(self, x: Tensor) -> Tensor:
-        """The code ``(N, code_size)`` of ``x`` ``(N, channels, 128, 128)``."""
+        """The code ``(N, code_size)``, non-negative, of ``x`` ``(N, channels, 128, 128)``."""
         c = self.arguments["channels"]
         if x.dim() != 4 or tuple(x.shape[1:]) != (c, SIDE, SIDE):
             raise ValueError(f"x must have shape (N, {c}, {SIDE}, {SIDE}); got {tuple(x.shape)}")

@@ -170,10 +170,10 @@ def train_pattern_model(data: Splits, loss: str, seed: int, *, code_size: int, w
     if train_eval_size > sizes[0]:
         raise ValueError(f"train_eval_size must be at most the {sizes[0]} distinct training pairs; "
                          f"got {train_eval_size}")
-    config = {"model": "gdn_autoencoder", "loss": loss, "scale": LOSS_SCALES[loss], "seed": seed,
-              "code_size": code_size, "width": width, "epochs": epochs, "batch_size": batch_size, "lr": lr,
-              "sizes": sizes, "repeats": repeats, "train_eval_size": train_eval_size,
-              "ms_ssim_options": ms_ssim_options()}
+    config = {"model": "gdn_autoencoder", "code_activation": "relu", "loss": loss,
+              "scale": LOSS_SCALES[loss], "seed": seed, "code_size": code_size, "width": width,
+              "epochs": epochs, "batch_size": batch_size, "lr": lr, "sizes": sizes, "repeats": repeats,
+              "train_eval_size": train_eval_size, "ms_ssim_options": ms_ssim_options()}
     run_dir = run_directory(root, f"{loss}-code{code_size}-n{sizes[0]}-seed{seed}", config,
                             data=[data.info, data.val_info])
     torch.manual_seed(seed)
