@@ -204,3 +204,20 @@ PATTERN_0 = "83117da3566087f2"
 DENSITY_2 = "f23e63484658fac8"
 LACBED_PATTERN_0 = "c206f7829f8a05b6"
 LACBED_DENSITY_2 = "45c01d86a3d820b3"
+
+
+def test_a_lacbed_pair_is_made_from_its_four_parameters_alone():
+    # what the code-size question of notebook 06 rests on: nothing but LACBED_PARAMETERS varies per pair
+    for index in range(5):
+        parameters = diffraction.lacbed_parameters(index)
+        assert tuple(parameters) == diffraction.LACBED_PARAMETERS and len(parameters) == 4
+        pattern, density, label = diffraction.pseudo_lacbed(index)
+        again = diffraction.lacbed_pair(**parameters)
+        assert np.array_equal(pattern, again[0]) and np.array_equal(density, again[1])
+        assert diffraction.CENTRINGS[label] == parameters["centring"]
+    thicker = {**diffraction.lacbed_parameters(0), "thickness": 150.0}
+    assert not np.array_equal(diffraction.lacbed_pair(**thicker)[0], diffraction.pseudo_lacbed(0)[0])
+    with pytest.raises(ValueError, match="centring must be one of .*got 'X'"):
+        diffraction.lacbed_pair(**{**thicker, "centring": "X"})
+    with pytest.raises(ValueError, match="index must be a non-negative int; got -1"):
+        diffraction.lacbed_parameters(-1)

@@ -193,6 +193,11 @@ def test_run_record_holds_the_final_measurements_the_claims_use():
     common = np.mean([(v - 0.1) / v for v in (1.2, 2.2, 3.2)])  # 1 - MS-SSIM: train 0.1, val 0.2 + epoch
     assert found["val_ms_ssim_loss"] == pytest.approx(2.2) and found["common_gap"] == pytest.approx(common)
     assert (found["val_first"], found["val_last"]) == (10.0, 10.0)
+    assert found["gaps"] == pytest.approx([0.5, 0.4, 0.3, 0.2]) and found["passes_per_epoch"] == 1
+    four = run_record(history, loss="mse", code=64, pairs=128, seed=2, passes_per_epoch=4)
+    assert four["passes_per_epoch"] == 4 and four["gaps"] == found["gaps"]
+    with pytest.raises(ValueError, match="passes_per_epoch must be a positive int; got 0"):
+        run_record(history, loss="mse", code=64, pairs=128, seed=2, passes_per_epoch=0)
     assert run_record(history, loss="mse", code=64, pairs=128, seed=2, tail=1)["gap"] == pytest.approx(0.2)
     with pytest.raises(ValueError, match="seed"):
         run_record(history, loss="mse", code=64, pairs=128, seed=-1)

@@ -8,7 +8,14 @@ import copy
 import pytest
 
 from helpers import results, stats
-from helpers.experiments.overfitting import CLAIM_GROUPS, RUN_IDENTITY, claim_names, claims, readme_summary
+from helpers.experiments.overfitting import (
+    CLAIM_GROUPS,
+    RUN_IDENTITY,
+    claim_names,
+    claims,
+    equal_passes,
+    readme_summary,
+)
 
 DESIGN = {"losses": ["ms_ssim", "mse", "bce"], "swept": ["ms_ssim", "mse"], "shown_code": 64,
           "code_pairs": 128, "train_images": 512, "codes": [1, 64, 256], "train_sizes": [128, 512],
@@ -52,8 +59,15 @@ def _synthetic(effect: float, seeds=SEEDS) -> dict:
             for k, (key, base) in enumerate(BASE.items()):
                 own = 0.01 * (1 + (0.37 * (index + 1) + 0.11 * k) % 1) * ALTERNATING[seed]
                 run[key] = base + effect * _shift(loss, code, pairs, key) + SEED_EFFECT[seed] + own
+                if loss == "ms_ssim" and key in ("train_eval_loss", "val_loss"):
+                    run[key] *= 100  # the loss is 100 (1 - MS-SSIM); the mean pattern's is 1 - MS-SSIM
+            run["passes_per_epoch"] = 512 // pairs  # 128 pairs repeated 4 times an epoch
+            run["gaps"] = [run["gap"]] * 10  # measured after each of 10 epochs
             runs.append(run)
-    baseline = {str(n): {"ms_ssim_loss": {"train": 1.0, "val": 1.0, "gap": 0.0}} for n in (128, 512)}
+    # the mean pattern: worse than every model on every scale by the effect's size (no effect: level)
+    scales = {metric: {"train": 1.0, "val": 1.0 + abs(effect), "gap": 0.0}
+              for metric in ("ms_ssim_loss", "mse", "bce")}
+    baseline = {str(n): scales for n in (128, 512)}
     return {"design": dict(DESIGN), "baseline": baseline, "runs": runs}
 
 
@@ -68,7 +82,8 @@ def test_a_known_effect_is_found_where_it_lies():
     assert reversed_ == {f"code: code 256 fits the training pairs worse than code 64 ({name}, 128 pairs)"
                          for name in ("MS-SSIM", "MSE")}
     assert all(c.verdict == stats.HOLDS for name, c in found.items() if name not in reversed_)
-    names = claim_names(DESIGN)
+    names = claim_names(DESIGN, passes=8)
+    assert "data_passes" in names and found[names["data_passes"]].seeds == SEEDS
     for role in ("question_1", "question_2", "control", "survives"):
         assert found[names[role]].verdict == stats.HOLDS and found[names[role]].difference is None
     # the seed effect (a spread of 0.7 in each arm) cancels in the pairs: the difference is the effect
@@ -134,12 +149,54 @@ def test_one_seed_is_unresolved_and_a_missing_run_is_named():
         claims(data)
 
 
+def test_equal_passes_is_the_most_passes_every_run_was_measured_after():
+    data = _synthetic(1.0)
+    assert equal_passes(data, "ms_ssim", 64, (128, 512)) == 8  # 128 pairs: 4, 8, ... 40; 512: 1, ... 10
+    assert equal_passes(data, "ms_ssim", 64, (512,)) == 10
+    assert equal_passes(data, "ms_ssim", 3, (512,)) is None  # no such runs
+    claim = claims(data)[claim_names(DESIGN, passes=8)["data_passes"]]
+    assert claim.verdict == stats.HOLDS
+    for run in data["runs"]:
+        if run["pairs"] == 128 and run["loss"] == "ms_ssim" and run["code"] == 64:
+            run["gaps"][1] = run["gap"] - 2.0  # after 8 passes, the 128-pair gap is narrower
+    found = claims(data)
+    assert found[claim.name].verdict == stats.REVERSED
+    assert found[claim_names(DESIGN)["data"]].verdict == stats.HOLDS  # equal steps: as before
+
+
+def test_question_1_is_not_testable_when_a_model_does_not_beat_the_mean_pattern():
+    data = _synthetic(1.0)
+    for run in data["runs"]:
+        if run["loss"] == "mse" and run["pairs"] == 128 and run["code"] == 64:
+            run["val_loss"] = 5.0 + SEED_EFFECT[run["seed"]]  # above the mean pattern's 2.0
+    found, names = claims(data), claim_names(DESIGN)
+    assert found[names["learns_mse"]].verdict == stats.REVERSED
+    assert found[names["loss_common_mse"]].verdict == stats.HOLDS  # the gaps alone would say yes
+    question = found[names["question_1"]]
+    assert question.verdict == stats.UNRESOLVED and question.note.startswith("not testable: the MSE model")
+    assert "question 1 (loss) **not testable here** (the MSE model" in readme_summary(data)
+
+
+def test_question_2_is_not_testable_when_the_data_have_fewer_parameters_than_the_code():
+    data = _synthetic(1.0)
+    data["design"]["generating_parameters"] = 4
+    found, names = claims(data), claim_names(DESIGN)
+    assert found[names["fit_train"]].verdict == stats.HOLDS  # its parts are still measured and shown
+    assert found[names["question_2"]].verdict == stats.UNRESOLVED
+    assert "4 numbers" in found[names["question_2"]].note
+    assert found[names["survives"]].verdict == stats.UNRESOLVED
+    assert "not testable here: question 2 (code)" in found[names["survives"]].note
+    data["design"]["generating_parameters"] = 100  # more than the code: testable again
+    assert claims(data)[names["question_2"]].verdict == stats.HOLDS
+
+
 def test_readme_summary_words_the_numbers_of_the_data():
     data = _synthetic(1.0)
     text = readme_summary(data)
-    found, names = claims(data), claim_names(DESIGN)
-    assert len(text.split()) <= 220 and "\n" not in text
-    for role in ("loss_common_mse", "loss_common_bce", "narrower", "data", "measurement"):
+    found = claims(data)
+    assert len(text.split()) <= 260 and "\n" not in text
+    names = claim_names(DESIGN, passes=8)
+    for role in ("loss_common_mse", "loss_common_bce", "narrower", "data", "data_passes", "measurement"):
         d = found[names[role]].difference
         assert f"{d.mean:+#.3g} [{d.low:+#.3g}, {d.high:+#.3g}] (holds)" in text
     assert "question 1 (loss) **holds**" in text and f"Of {len(found)} claims" in text
@@ -177,5 +234,5 @@ def test_the_saved_verdicts_are_what_claims_decides_from_the_saved_runs(referenc
 
 def test_the_readme_summary_of_the_reference_run_renders(reference):
     text = readme_summary(reference["data"])
-    assert len(text.split()) <= 220 and "`cpu` profile" in text
+    assert len(text.split()) <= 260 and "`cpu` profile" in text
     assert text.count("**") >= 8  # the verdicts of questions 1 and 2, the control, the explanation

@@ -261,32 +261,55 @@ def _lacbed_pattern(hk: np.ndarray, xi: np.ndarray, depth: np.ndarray, a_star: f
     return image
 
 
-def pseudo_lacbed(index: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
-    """Pattern ``(128, 128)`` and density image ``(128, 128)`` (float32 in [0, 1]) and label of ``index``:
-    the LACBED kind (see the module's docstring; products of two-beam rocking curves, not Bloch-wave).
+#: What a LACBED pair of :func:`pseudo_lacbed` is made from, besides the data set's seed: the centring
+#: (one of three) and three numbers drawn per crystal. Nothing else varies from pair to pair, so a code
+#: of 4 numbers can in principle hold all that tells one pattern from another.
+LACBED_PARAMETERS: tuple[str, ...] = ("centring", "period", "debye_waller", "thickness")
 
-    The label cycles P, I, F with the index. From ``numpy.random.default_rng([seed, index, 1])``: the
-    lattice constant ``a`` (10-18 px in the density image; ``a* = TILT_SCALE / a``, 14-26 px of tilt in
-    the pattern), the Debye-Waller width (0.06-0.10 ``a``: the width of the density's blobs and the
-    fall-off of the scattering) and the thickness ``t`` (40-160 nm). The pattern is divided by its
-    maximum (maximum 1). The density image is the same crystal's, axes along the array's, scaled by
-    ``t / 160 nm`` (the projected density grows with the thickness), so its maximum is 0.25-1.
-    """
+
+def lacbed_parameters(index: int, seed: int = 0) -> dict[str, str | float]:
+    """The :data:`LACBED_PARAMETERS` of pair ``index``: ``centring`` cycles P, I, F with the index; from
+    ``numpy.random.default_rng([seed, index, 1])``, the lattice constant ``period`` (10-18 px in the
+    density image), ``debye_waller`` (the blob width over the lattice constant, 0.06-0.10) and the
+    ``thickness`` (40-160 nm)."""
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
         raise ValueError(f"index must be a non-negative int; got {index!r}")
-    label = int(index) % 3
     rng = np.random.default_rng([seed, int(index), 1])
     period = rng.uniform(10.0, 18.0)  # lattice constant in the density image, px
     debye_waller = rng.uniform(0.06, 0.10)  # blob width / lattice constant
     thickness = rng.uniform(*THICKNESS)
+    return {"centring": CENTRINGS[int(index) % 3], "period": float(period),
+            "debye_waller": float(debye_waller), "thickness": float(thickness)}
+
+
+def lacbed_pair(centring: str, period: float, debye_waller: float, thickness: float,
+                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Pattern and density image ``(128, 128)`` (float32 in [0, 1]) of one crystal given its
+    :data:`LACBED_PARAMETERS` (``seed`` draws the data set's tables of families, the same for every
+    crystal). ``a* = TILT_SCALE / period`` (14-26 px of tilt in the pattern). The pattern is divided by
+    its maximum (maximum 1). The density image is the same crystal's, axes along the array's, scaled
+    by ``thickness / 160 nm`` (the projected density grows with the thickness), so its maximum is
+    0.25-1."""
+    if centring not in CENTRINGS:
+        raise ValueError(f"centring must be one of {CENTRINGS}; got {centring!r}")
     a_star = TILT_SCALE / period
-    hk, xi, depth = lacbed_reflections(CENTRINGS[label], a_star, thickness, debye_waller, seed)
+    hk, xi, depth = lacbed_reflections(centring, a_star, thickness, debye_waller, seed)
     pattern = _lacbed_pattern(hk, xi, depth, a_star, thickness)
     pattern = pattern / pattern.max()
-    motif = np.array(MOTIFS[CENTRINGS[label]])
+    motif = np.array(MOTIFS[centring])
     density = _lattice_density(motif, period, np.eye(2), width=debye_waller * period)
     density = density * (thickness / THICKNESS[1])
-    return pattern.astype(np.float32), density.astype(np.float32), label
+    return pattern.astype(np.float32), density.astype(np.float32)
+
+
+def pseudo_lacbed(index: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
+    """Pattern ``(128, 128)`` and density image ``(128, 128)`` (float32 in [0, 1]) and label of ``index``:
+    the LACBED kind (see the module's docstring; products of two-beam rocking curves, not Bloch-wave),
+    :func:`lacbed_pair` of :func:`lacbed_parameters`. The label (0, 1, 2) is the centring's index in
+    :data:`CENTRINGS`."""
+    parameters = lacbed_parameters(index, seed)
+    pattern, density = lacbed_pair(**parameters, seed=seed)
+    return pattern, density, CENTRINGS.index(parameters["centring"])
 
 
 GENERATORS = {"spots": pseudo_diffraction, "lacbed": pseudo_lacbed}

@@ -142,7 +142,7 @@ def mean_pattern_baseline(data: Splits, metrics: Mapping[str, nn.Module] | None 
 
 
 def run_record(history: Sequence[Mapping[str, float]], *, loss: str, code: int, pairs: int, seed: int,
-               tail: int = 3) -> dict:
+               tail: int = 3, passes_per_epoch: int = 1) -> dict:
     """A run's identity and the final measurements the claims are computed from, as JSON:
 
     - ``train_eval_loss``, ``val_loss``: its own loss on all its training pairs and on the validation
@@ -151,11 +151,15 @@ def run_record(history: Sequence[Mapping[str, float]], *, loss: str, code: int, 
     - ``gap``: its :func:`relative_gap` on its own loss in eval mode, ``gap_train_mode`` the same with
       the train-mode epoch mean (the write-up's curve), ``common_gap`` the relative gap of
       1 - MS-SSIM, each the mean of the last ``tail`` epochs; ``growth``: :func:`gap_growth`;
-    - ``val_first``, ``val_last``: its validation loss after the first and after the last epoch.
+    - ``val_first``, ``val_last``: its validation loss after the first and after the last epoch;
+    - ``gaps``: its relative gap on its own loss in eval mode after every epoch, and
+      ``passes_per_epoch``: how many times each training pair is seen in an epoch (the ``repeats`` of a
+      smaller set), so runs on different numbers of pairs compare at the same passes.
 
     The notebook adds what it measures besides (the offsets, the shown outputs, the onsets)."""
     check_loss(loss)
-    for name, value in (("code", code), ("pairs", pairs), ("tail", tail)):
+    for name, value in (("code", code), ("pairs", pairs), ("tail", tail),
+                        ("passes_per_epoch", passes_per_epoch)):
         positive_int(name, value)
     non_negative_int("seed", seed)
     val = column(history, "val_loss")
@@ -167,4 +171,5 @@ def run_record(history: Sequence[Mapping[str, float]], *, loss: str, code: int, 
             "gap": tail_mean(relative_gap(history), tail),
             "gap_train_mode": tail_mean(relative_gap(history, "train_loss"), tail),
             "common_gap": tail_mean(common, tail), "growth": gap_growth(history, count=tail),
-            "val_first": float(val[0]), "val_last": float(val[-1])}
+            "val_first": float(val[0]), "val_last": float(val[-1]),
+            "gaps": relative_gap(history).tolist(), "passes_per_epoch": passes_per_epoch}

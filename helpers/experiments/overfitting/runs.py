@@ -142,7 +142,7 @@ def _train_loader(data: Splits, repeats: int, batch_size: int, seed: int) -> Ten
 def train_pattern_model(data: Splits, loss: str, seed: int, *, code_size: int, width: int,
                         epochs: int, batch_size: int, lr: float, root: Path, repeats: int = 1,
                         train_eval_size: int | None = None, device: torch.device | str | None = None,
-                        progress: bool = True) -> Run:
+                        amp: bool = False, progress: bool = True) -> Run:
     """Train (or reload) the GDN network with ``loss`` on ``data`` (:func:`pattern_data`) with
     :func:`helpers.train.run`: the same network, data, budget and seed for every arm; the initial
     weights and the batch order come from ``seed``.
@@ -151,9 +151,10 @@ def train_pattern_model(data: Splits, loss: str, seed: int, *, code_size: int, w
     smaller training set can be trained for the same number of steps per epoch as a larger one and
     measured at the same steps (the data-size sweep). ``train_eval_size``: training pairs measured in
     eval mode after each epoch (default: as many as the validation set, at most the distinct training
-    pairs). After each epoch the outputs for the first :data:`SNAPSHOT_COUNT` validation images are
-    kept (``snapshots.pt``, read by :func:`read_snapshots`). Raises
-    :class:`helpers.train.NonFiniteLossError` if the run went NaN.
+    pairs). ``device``, ``amp`` (bfloat16 autocast, CUDA only): as :func:`helpers.train.fit` takes
+    them, and part of the run's key. After each epoch the outputs for the first
+    :data:`SNAPSHOT_COUNT` validation images are kept (``snapshots.pt``, read by
+    :func:`read_snapshots`). Raises :class:`helpers.train.NonFiniteLossError` if the run went NaN.
     """
     check_loss(loss)
     for name, value in (("code_size", code_size), ("width", width), ("epochs", epochs),
@@ -175,7 +176,7 @@ def train_pattern_model(data: Splits, loss: str, seed: int, *, code_size: int, w
               "epochs": epochs, "batch_size": batch_size, "lr": lr, "sizes": sizes, "repeats": repeats,
               "train_eval_size": train_eval_size, "ms_ssim_options": ms_ssim_options()}
     run_dir = run_directory(root, f"{loss}-code{code_size}-n{sizes[0]}-seed{seed}", config,
-                            data=[data.info, data.val_info])
+                            data=[data.info, data.val_info], device=device, amp=amp)
     torch.manual_seed(seed)
     model = GDNAutoencoder(1, width, code_size)
     batches = _train_loader(data, repeats, batch_size, seed)
@@ -191,7 +192,7 @@ def train_pattern_model(data: Splits, loss: str, seed: int, *, code_size: int, w
         torch.save(snapshots, path)
 
     return run(run_dir, model, PatternObjective(loss), batches, val, epochs, seed=seed,
-               metrics=pattern_metrics(), lr=lr, device=device, train_eval_size=train_eval_size,
+               metrics=pattern_metrics(), lr=lr, device=device, amp=amp, train_eval_size=train_eval_size,
                progress=progress, on_epoch_end=keep).trained()
 
 

@@ -122,14 +122,15 @@ class VAEObjective:
 
 def train_vae(data: Splits, recon: str, beta: float, seed: int, *, epochs: int, batch_size: int,
               widths: Sequence[int], latent: int, root: Path, classes: int = 0, lr: float = 1e-3,
-              warmup: float = 0.0, device: torch.device | str | None = None,
+              warmup: float = 0.0, device: torch.device | str | None = None, amp: bool = False,
               progress: bool = True) -> Run:
     """Train (or reload) the VAE of ``(recon, beta, seed)`` on ``data`` (:func:`vae_data`) with
     :func:`helpers.train.run`; same network, data, budget and seed for every arm. The model's initial
     weights and the batch order come from ``seed``.
 
-    A run that goes NaN is returned with ``failure`` set (and recorded, so it is not trained again):
-    a NaN is a result of the collection's loss, not an error of the experiment.
+    ``device``, ``amp`` (bfloat16 autocast, CUDA only): as :func:`helpers.train.fit` takes them, and
+    part of the run's key. A run that goes NaN is returned with ``failure`` set (and recorded, so it
+    is not trained again): a NaN is a result of the collection's loss, not an error of the experiment.
     """
     config = {"model": "vae", "recon": recon, "beta": beta, "seed": seed, "epochs": epochs,
               "batch_size": batch_size, "widths": list(widths), "latent": latent, "classes": classes,
@@ -137,11 +138,12 @@ def train_vae(data: Splits, recon: str, beta: float, seed: int, *, epochs: int, 
               "sizes": [len(data.train[0]), len(data.val[0])]}
     if recon == "ms_ssim":
         config["ms_ssim_options"] = ms_ssim_options_for_size(data.side)  # the policy is part of the run
-    run_dir = run_directory(root, f"{recon}-beta{beta:g}-seed{seed}", config, data=[data.info, data.val_info])
+    run_dir = run_directory(root, f"{recon}-beta{beta:g}-seed{seed}", config, data=[data.info, data.val_info],
+                            device=device, amp=amp)
     torch.manual_seed(seed)
     model = VAE(data.side, data.train[0].shape[1], tuple(widths), latent, classes)
     batches = TensorLoader(*data.train, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True,
                            info=data.info)
     val = TensorLoader(*data.val, batch_size=256, info=data.val_info)
     return run(run_dir, model, VAEObjective(recon, beta, warmup), batches, val, epochs, seed=seed, lr=lr,
-               device=device, train_eval_size=min(1000, len(data.train[0])), progress=progress)
+               device=device, amp=amp, train_eval_size=min(1000, len(data.train[0])), progress=progress)

@@ -119,19 +119,22 @@ def _append_codes(run_dir: Path, row: dict) -> None:
 
 def train_vqvae(data: Splits, name: str, seed: int, *, epochs: int, batch_size: int, width: int,
                 embedding_dim: int, codes: int, beta: float, lr: float, root: Path,
-                device: torch.device | str | None = None, progress: bool = True) -> Run:
+                device: torch.device | str | None = None, amp: bool = False, progress: bool = True) -> Run:
     """Train (or reload) the VQ-VAE of configuration ``name`` with ``seed`` on ``data`` (:func:`zoo_data`)
     with :func:`helpers.train.run`: the same network, data, budget and optimiser for every
     configuration; initial weights and batch order from ``seed``. Keyed by every setting and the data,
     so a finished run is reused, an interrupted one continued, and two tasks given the same
     configuration train it once (the run's lock). A run that goes NaN is recorded and returned with
-    ``failure`` set. Each epoch's codebook usage is kept beside its history (:func:`read_codes`)."""
+    ``failure`` set. Each epoch's codebook usage is kept beside its history (:func:`read_codes`).
+    ``device``, ``amp`` (bfloat16 autocast, CUDA only): as :func:`helpers.train.fit` takes them, and
+    part of the run's key."""
     parse_configuration(name)
     images = data.train[0]
     config = {"model": "vqvae", "recon": name, "seed": seed, "epochs": epochs, "batch_size": batch_size,
               "width": width, "embedding_dim": embedding_dim, "codes": codes, "beta": beta, "lr": lr,
               "shape": list(images.shape[1:]), "sizes": [len(images), len(data.val[0])]}
-    run_dir = run_directory(root, f"{name}-seed{seed}", config, data=[data.info, data.val_info])
+    run_dir = run_directory(root, f"{name}-seed{seed}", config, data=[data.info, data.val_info],
+                            device=device, amp=amp)
     torch.manual_seed(seed)
     model = VQVAE(images.shape[1], width, codes, embedding_dim)
     objective = VQObjective(name, beta, codes)
@@ -143,7 +146,7 @@ def train_vqvae(data: Splits, name: str, seed: int, *, epochs: int, batch_size: 
         _append_codes(run_dir, {"epoch": epoch, **objective.epoch_usage()})
 
     return run(run_dir, model, objective, batches, val, epochs, seed=seed, lock=True, lr=lr, device=device,
-               train_eval_size=min(500, len(images)), progress=progress, on_epoch_end=on_epoch_end)
+               amp=amp, train_eval_size=min(500, len(images)), progress=progress, on_epoch_end=on_epoch_end)
 
 
 @torch.no_grad()

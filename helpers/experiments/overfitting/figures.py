@@ -1,0 +1,141 @@
+"""The figures of notebook 06, each from the runs' histories: the training curves two ways, the
+curves at the questions' size, and the sweeps (code size, training pairs, and the gap pass by pass).
+
+    fig = curves(main, names=NAMES, title="...")  # main: {loss: [Run, ...]}, one run per seed
+
+Lines are means over seeds, bands or dashes each seed's value (their range); every panel is labelled
+with what it measures and in which mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from helpers.experiments.overfitting.rules import relative_gap
+from helpers.train import Run
+
+_STYLES = {"train": ("tab:blue", "-", "train (train mode, epoch mean)"),
+           "train_eval": ("tab:blue", "--", "train (eval mode, after the epoch)"),
+           "val": ("tab:orange", "-", "validation (eval mode)")}
+
+
+def band(runs: Sequence[Run], values: Callable[[Run], Sequence[float]]) -> tuple[np.ndarray, ...]:
+    """Per epoch: the mean, min and max over ``runs`` of ``values(run)`` (one value per epoch)."""
+    stacked = np.array([values(run) for run in runs], dtype=float)
+    return stacked.mean(0), stacked.min(0), stacked.max(0)
+
+
+def _draw(ax, x, runs: Sequence[Run], values, colour: str, line: str, label: str) -> tuple[np.ndarray, ...]:
+    mean, low, high = band(runs, values)
+    ax.plot(x, mean, line, color=colour, label=label, marker="o", ms=3)
+    ax.fill_between(x, low, high, color=colour, alpha=0.2)
+    return mean, low, high
+
+
+def curves(main: Mapping[str, Sequence[Run]], names: Mapping[str, str], title: str) -> Figure:
+    """Three rows per loss (a column each): its own loss (train mode, eval mode, validation), its
+    1 - MS-SSIM (the common scale), and the relative gap (val - train) / val measured both ways. The
+    gap's y-axis is fitted to the eval-mode gap and the train-mode gap from epoch 3 on; a train-mode
+    curve that jumps outside it at the first epochs is clipped, and the panel says so."""
+    losses = list(main)
+    fig, axes = plt.subplots(3, len(losses), figsize=(4.4 * len(losses), 9.6), squeeze=False)
+    for column, loss in enumerate(losses):
+        epochs = np.arange(1, len(main[loss][0].history) + 1)
+        for row, (suffix, ylabel) in enumerate((("loss", f"{names[loss]} (its own loss)"),
+                                                ("ms_ssim_loss", "1 − MS-SSIM (common scale)"))):
+            ax = axes[row, column]
+            for split, (colour, line, label) in _STYLES.items():
+                key = f"{split}_{suffix}"
+                if key in main[loss][0].history[0]:  # the train-mode mean: for the optimised loss only
+                    _draw(ax, epochs, main[loss], lambda r, k=key: [h[k] for h in r.history], colour, line,
+                          label)
+            ax.set_ylabel(ylabel, fontsize=10)
+            ax.set_title(f"trained with {names[loss]}", fontsize=10)
+        ax, kept, every = axes[2, column], [np.zeros(1)], []
+        for how in ("train", "train_eval"):
+            _, line, label = _STYLES[how]
+            _, low, high = _draw(ax, epochs, main[loss],
+                                 lambda r, h=how: relative_gap(r.history, f"{h}_loss"), "tab:green", line,
+                                 f"(val − {label}) / val")
+            kept += [low, high] if how == "train_eval" else [low[2:], high[2:]]
+            every += [low, high]
+        kept, every = np.concatenate(kept), np.concatenate(every)
+        pad = 0.1 * (kept.max() - kept.min()) or 0.01
+        ax.set_ylim(kept.min() - pad, kept.max() + pad)
+        if every.min() < kept.min() - pad or every.max() > kept.max() + pad:
+            ax.text(0.98, 0.03, "clipped: train-mode curve at the first epochs", transform=ax.transAxes,
+                    ha="right", va="bottom", fontsize=7, color="dimgrey")
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_ylabel("relative gap (its own loss)", fontsize=10)
+        for ax in axes[:, column]:
+            ax.set_xlabel("epoch", fontsize=10)
+            ax.tick_params(labelsize=9)
+            ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    axes[0, 0].legend(fontsize=9)
+    axes[2, 0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def common_scale_curves(arms: Mapping[str, Sequence[Run]], names: Mapping[str, str], mean_pattern: float,
+                        title: str) -> Figure:
+    """Per loss, 1 - MS-SSIM per epoch on the training pairs (eval mode) and on the validation pairs,
+    with the mean pattern's validation value as a dotted line; one panel per loss, a shared y-axis."""
+    fig, axes = plt.subplots(1, len(arms), figsize=(4.2 * len(arms), 3.5), squeeze=False, sharey=True)
+    for ax, (loss, runs) in zip(axes[0], arms.items(), strict=True):
+        epochs = np.arange(1, len(runs[0].history) + 1)
+        for key, colour, label in (("train_eval_ms_ssim_loss", "tab:blue", "training pairs (eval mode)"),
+                                   ("val_ms_ssim_loss", "tab:orange", "validation pairs")):
+            _draw(ax, epochs, runs, lambda r, k=key: [h[k] for h in r.history], colour, "-", label)
+        ax.axhline(mean_pattern, color="grey", linestyle=":", label="the mean pattern, validation")
+        ax.set_title(f"trained with {names[loss]}", fontsize=10)
+        ax.set_xlabel("epoch", fontsize=10)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    axes[0, 0].set_ylabel("1 − MS-SSIM", fontsize=10)
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def sweeps(by_code: Mapping[str, Mapping[int, Sequence[float]]],
+           by_size: Mapping[str, Mapping[int, Sequence[float]]],
+           by_pass: Mapping[str, Mapping[int, tuple[np.ndarray, np.ndarray]]],
+           names: Mapping[str, str], labels: Sequence[str], title: str) -> Figure:
+    """Three panels: the relative gap against the code size and against the training pairs (each
+    seed a dash, the mean a dot, per loss), and the gap pass by pass (``by_pass``: ``{loss: {pairs:
+    (passes, mean gap)}}``). ``labels``: the three panels' x-axis labels."""
+    fig, axes = plt.subplots(1, 3, figsize=(13.5, 3.7))
+    colours = {"ms_ssim": "tab:orange", "mse": "tab:blue"}
+    for ax, table, xlabel in zip(axes[:2], (by_code, by_size), labels[:2], strict=True):
+        for loss, colour in colours.items():
+            xs = sorted(table[loss])
+            ax.plot(xs, [np.mean(table[loss][x]) for x in xs], "o-", color=colour,
+                    label=f"trained with {names[loss]}")
+            for x in xs:
+                ax.plot([x] * len(table[loss][x]), table[loss][x], "_", color=colour, ms=10)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(xs, [str(x) for x in xs])
+        ax.set_xlabel(xlabel, fontsize=10)
+        ax.set_ylabel("relative gap, last epochs", fontsize=10)
+    ax = axes[2]
+    for loss, colour in colours.items():
+        for k, (pairs, (passes, gaps)) in enumerate(sorted(by_pass[loss].items())):
+            line = ("-", "--", ":", "-.")[k % 4]
+            ax.plot(passes, gaps, line, marker="o", ms=3, color=colour, label=f"{names[loss]}, {pairs} pairs")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel(labels[2], fontsize=10)
+    ax.set_ylabel("relative gap (mean over seeds)", fontsize=10)
+    for ax in axes:
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.tick_params(labelsize=9)
+    axes[0].legend(fontsize=8)
+    axes[2].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
