@@ -3,7 +3,8 @@ conditional VAE's alpha x beta grid).
 
 - :mod:`helpers.experiments.vae.runs`: the data, the objective ``recon + beta * KL``, one keyed run;
 - :mod:`helpers.experiments.vae.report`: the test report, the sharpness measures, the matched rate;
-- :mod:`helpers.experiments.vae.verdicts`: every claim of 04 and 05, decided from the saved runs alone.
+- :mod:`helpers.experiments.vae.verdicts`: every claim of 04 and 05, decided from the saved runs alone;
+- :mod:`helpers.experiments.vae.figures`: 04's rate-distortion figure.
 """
 
 from helpers.experiments.vae.report import (
@@ -15,9 +16,11 @@ from helpers.experiments.vae.report import (
     high_frequency_ratio,
     label_following,
     reconstruct,
+    report_table,
     sample_diversity,
     sharpness_ratio,
     test_report,
+    val_rate,
 )
 from helpers.experiments.vae.runs import (
     COLLECTION,
@@ -51,5 +54,6 @@ __all__ = [
     "beta_for_rate", "cvae_claims", "cvae_summary", "edge_share", "el_vae_claims", "el_vae_summary",
     "gradient_energy", "high_frequency_ratio", "label_following", "matched_claims", "pad_to",
     "rate_accuracy_correlation", "rate_miss", "reconstruct", "reconstruction_loss", "sample_diversity",
-    "sharpness_ratio", "sharpness_verdict", "test_report", "train_vae", "vae_data",
+    "report_table", "sharpness_ratio", "sharpness_verdict", "test_report", "train_vae", "vae_data",
+    "val_rate",
 ]

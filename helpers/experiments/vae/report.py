@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from helpers.images import as_float
 from helpers.models.vae import VAE, kl_divergence
 from helpers.ssim import ms_ssim, ms_ssim_options_for_size, ssim
+from helpers.stats import summarise
 
 # --------------------------------------------------------------------------------------------
 # The test report
@@ -179,3 +180,30 @@ def sample_diversity(images: Tensor, labels: Tensor) -> float:
         raise ValueError(f"every class must have at least 2 images; got counts {counts.tolist()}")
     spreads = [x[labels == c].std(dim=0, unbiased=True).mean() for c in classes]
     return float(torch.stack(spreads).mean())
+
+
+def val_rate(runs: Sequence) -> float:
+    """The mean over the finished ``runs`` (:class:`helpers.train.Run`) of the validation KL at the last
+    epoch, nats per image; ``ValueError`` when none finished."""
+    rates = [run.history[-1]["val_kl"] for run in runs if run.failure is None]
+    if not rates:
+        raise ValueError("runs must hold at least one finished run; every run failed")
+    return float(np.mean(rates))
+
+
+def report_table(rows: dict[tuple[str, float], Sequence[dict[str, float]]]) -> str:
+    """Mean ± std over seeds (:func:`helpers.stats.summarise`) of each :data:`REPORT_COLUMNS` entry of
+    :func:`test_report`, one line per ``(loss, beta)`` of ``rows`` (its reports, one per finished
+    seed), under a header; PSNR in dB, KL in nats per image, MS-SSIM the course's 3-scale variant at
+    32 px."""
+    units = {"psnr": "psnr (dB)", "kl": "kl (nats)", "ms_ssim": "ms_ssim (3 sc.)"}
+    header = " ".join(f"{units.get(c, c):>16}" for c in REPORT_COLUMNS)
+    lines = [f"{'loss':>20} {'beta':>9} {'runs':>4} {header}"]
+    for (loss, beta), found in rows.items():
+        if not found:
+            lines.append(f"{loss:>20} {beta:9.3g}    0 (every run went NaN)")
+            continue
+        summary = summarise(found)
+        lines.append(f"{loss:>20} {beta:9.3g} {len(found):4d} "
+                     + " ".join(f"{summary[c][0]:9.4g} ± {summary[c][1]:<5.2g}" for c in REPORT_COLUMNS))
+    return "\n".join(lines)
