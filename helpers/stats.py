@@ -163,6 +163,17 @@ def sign_flip_p(differences: Sequence[float]) -> float:
                                         alternative="two-sided").pvalue)
 
 
+def needed_t(n: int, level: float = LEVEL) -> float:
+    """How many standard errors a paired mean of ``n`` seeds must lie from 0 for its two-sided
+    t-interval at ``level`` to exclude 0: Student's t quantile with ``n - 1`` degrees of freedom
+    (``scipy.stats.t``; 4.30 at 3 seeds and 95 %)."""
+    level = _check_level("level", level)
+    positive_int("n", n)
+    if n < 2:
+        raise ValueError(f"n must be at least 2 (one seed has no interval); got {n}")
+    return float(stats.t.ppf(0.5 + level / 2, n - 1))
+
+
 def resolvable_difference(std: float, n: int, level: float = LEVEL, power: float = 0.8) -> float:
     """The smallest true mean difference that a two-sided paired t-test at ``level`` with ``n`` seed
     pairs detects with probability ``power``, when the per-seed differences have standard deviation

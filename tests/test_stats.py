@@ -133,3 +133,16 @@ def test_bootstrap_interval_covers_the_median_and_is_scipys():
     assert not found.excludes(found.estimate) and found.excludes(found.high + 1)
     flat = stats.bootstrap_interval([2.0, 2.0, 2.0])
     assert flat.low == flat.high == 2.0
+
+
+def test_needed_t_is_the_mean_over_standard_error_at_which_an_interval_leaves_0():
+    assert stats.needed_t(3) == pytest.approx(4.302653, abs=1e-6)  # Student's t, 2 degrees of freedom
+    assert stats.needed_t(2, level=0.99) == pytest.approx(63.656741, abs=1e-5)
+    for n, level in ((3, 0.95), (4, 0.999), (6, 0.9)):  # just inside and just outside the line
+        t = stats.needed_t(n, level)
+        for factor, verdict in ((1.001, stats.HOLDS), (0.999, stats.UNRESOLVED)):
+            d = np.array([1.0, -1.0] * n)[:n] - np.array([1.0, -1.0] * n)[:n].mean()  # mean 0, std s
+            d = d / d.std(ddof=1) + factor * t / np.sqrt(n)  # mean / (s / sqrt n) = factor * t
+            assert stats.paired_difference(d, np.zeros(n), level).verdict == verdict
+    with pytest.raises(ValueError, match="n must be at least 2"):
+        stats.needed_t(1)

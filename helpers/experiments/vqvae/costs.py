@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from helpers import stats
 from helpers.checks import positive_int
-from helpers.experiments.vqvae.configurations import check_configurations
+from helpers.experiments.vqvae.configurations import TITLES, check_configurations
 from helpers.images import as_float
 from helpers.losses import get_loss
 from helpers.models.vqvae import VQVAE, vqvae_loss
@@ -160,3 +160,73 @@ def term_gradients(model: VQVAE, name: str, batches: Sequence[Tensor], beta: flo
             row["weighted_decoder"] = norm(built.weight * built.loss(out.output, x), "decoder")
         found.append(row)
     return found
+
+
+def scales_table(found: Mapping[str, Mapping[str, float]]) -> str:
+    """:func:`loss_scales` as a table: each loss's value, its gradient norm at the output and at the
+    weights, and the latter over MSE's (``found`` must hold ``mse``)."""
+    lines = [f"{'loss':>8} {'value':>9} {'|dL/dx_hat|':>12} {'|dL/dweights|':>14} {'weights: x MSE':>15}"]
+    for name, s in found.items():
+        lines.append(f"{TITLES[name]:>8} {s['value']:9.4g} {s['grad_output']:12.4g} "
+                     f"{s['grad_weights']:14.4g} {s['grad_weights'] / found['mse']['grad_weights']:15.3g}")
+    return "\n".join(lines)
+
+
+def term_ratios(rows: Sequence[Mapping[str, float]]) -> dict[str, tuple[float, float, float]]:
+    """From :func:`term_gradients` rows (any number of networks and batches): ``encoder``, the
+    reconstruction loss over beta * commitment at the encoder, ``codebook``, the codebook term at the
+    codes, and for a mixture ``decoder``, w * loss over MSE at the decoder, each as (median, lowest,
+    highest)."""
+    def spread(values: list[float]) -> tuple[float, float, float]:
+        return float(np.median(values)), min(values), max(values)
+
+    found = {"encoder": spread([r["recon_encoder"] / r["commitment_encoder"] for r in rows]),
+             "codebook": spread([r["codebook_codes"] for r in rows])}
+    if "mse_decoder" in rows[0]:
+        found["decoder"] = spread([r["weighted_decoder"] / r["mse_decoder"] for r in rows])
+    return found
+
+
+def term_ratio_table(ratios: Mapping[str, Mapping[str, tuple[float, float, float]]]) -> str:
+    """:func:`term_ratios` per configuration, one line each: median (lowest to highest)."""
+    def cell(value: tuple[float, float, float] | None) -> str:
+        return "" if value is None else f"{value[0]:.3g} ({value[1]:.3g} to {value[2]:.3g})"
+
+    lines = [f"{'configuration':>18} {'recon / beta*commit @encoder':>30} {'w*loss / MSE @decoder':>26} "
+             f"{'codebook @codes':>16}"]
+    for name, r in ratios.items():
+        lines.append(f"{name:>18} {cell(r['encoder']):>30} {cell(r.get('decoder')):>26} "
+                     f"{r['codebook'][0]:16.4g}")
+    return "\n".join(lines)
+
+
+def full_step_cost(settings, device: torch.device | str = "cpu", steps: int = 2) -> dict[str, float]:
+    """One training step (MSE) of a profile's network on a batch of 3 x 32 x 32 images: ``flop``,
+    counted by torch's ``FlopCounterMode`` (forward and backward), and ``seconds``, the median of
+    ``steps`` timed Adam steps on ``device`` after one untimed. With the profile's ``runs`` (its
+    configurations times its seeds) and ``steps_per_run``."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    positive_int("steps", steps)
+    network = VQVAE(3, settings.width, settings.codes, settings.embedding_dim).to(device)
+    batch = torch.rand(settings.batch_size, 3, 32, 32, device=device)
+
+    def loss() -> Tensor:
+        out = network(batch)
+        return ((out.output - batch) ** 2).mean() + out.codebook_loss + out.commitment_loss
+
+    with FlopCounterMode(display=False) as counter:
+        loss().backward()
+    optimizer = torch.optim.Adam(network.parameters(), lr=settings.lr)
+    times = []
+    for _ in range(steps + 1):
+        began = time.perf_counter()
+        optimizer.zero_grad()
+        loss().backward()
+        optimizer.step()
+        if torch.device(device).type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - began)
+    return {"flop": float(counter.get_total_flops()), "seconds": float(np.median(times[1:])),
+            "runs": len(settings.configs) * settings.seeds,
+            "steps_per_run": settings.epochs * (settings.train_images // settings.batch_size)}

@@ -14,8 +14,10 @@ by a final run.
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -157,3 +159,19 @@ def reconstruct(model: VQVAE, images: Tensor, batch_size: int = 500) -> Tensor:
     device = next(model.parameters()).device
     return torch.cat([model(as_float(images[i:i + batch_size]).to(device)).output.float().cpu()
                       for i in range(0, len(images), batch_size)])
+
+
+def codebook_table(codes: Mapping[str, Sequence[Sequence[Mapping[str, float]]]]) -> str:
+    """Codebook usage per configuration (``codes[name]``: one :func:`read_codes` list per seed): the
+    perplexity / dead codes of each epoch, means over seeds, and the dead codes after the last epoch,
+    mean (lowest to highest seed)."""
+    epochs = len(next(iter(codes.values()))[0])
+    lines = [f"{'configuration':>18} " + " ".join(f"{'epoch ' + str(e):>15}" for e in range(1, epochs + 1))
+             + f" {'dead at the end':>20}"]
+    for name, per_seed in codes.items():
+        cells = [f"{np.mean([s[e]['perplexity'] for s in per_seed]):7.1f} / "
+                 f"{np.mean([s[e]['dead_codes'] for s in per_seed]):5.0f}" for e in range(epochs)]
+        dead = [s[-1]["dead_codes"] for s in per_seed]
+        lines.append(f"{name:>18} " + " ".join(f"{c:>15}" for c in cells)
+                     + f" {np.mean(dead):7.0f} ({min(dead)} to {max(dead)})")
+    return "\n".join(lines)
