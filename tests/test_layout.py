@@ -104,3 +104,20 @@ def test_the_core_does_not_import_the_experiments():
         imported = [m for m, names in _imported_helpers(ast.parse(path.read_text()), "helpers")
                     if m.startswith("helpers.experiments") or (m == "helpers" and "experiments" in names)]
         assert not imported, f"{_name(path)} imports {imported}: the core must not depend on an experiment"
+
+
+#: Issue "Notebooks 04-07 as teaching": each training notebook at most this many non-blank code lines
+#: and characters of markdown; the audit trail goes to helpers, appendices or the README.
+TEACHING_TARGETS = {"code_lines": 300, "markdown_characters": 12_000}
+
+
+@pytest.mark.parametrize("notebook", ["04_el_vae", "05_cvae", "06_overfitting", "07_fid_analysis"])
+def test_training_notebooks_stay_within_the_teaching_targets(notebook):
+    import json
+
+    cells = json.loads((repo_root() / "notebooks" / f"{notebook}.ipynb").read_text())["cells"]
+    code = sum(1 for c in cells if c["cell_type"] == "code" for line in "".join(c["source"]).splitlines()
+               if line.strip())
+    markdown = sum(len("".join(c["source"])) for c in cells if c["cell_type"] == "markdown")
+    assert code <= TEACHING_TARGETS["code_lines"], f"{notebook}: {code} code lines"
+    assert markdown <= TEACHING_TARGETS["markdown_characters"], f"{notebook}: {markdown} markdown characters"
