@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--profile", choices=sorted(config.PROFILES), default=None,
-                        help="smoke, cpu or full; default: $COURSE_PROFILE, else full on CUDA, cpu otherwise")
+                        help="smoke, cpu, gpu or full; default: $COURSE_PROFILE, else gpu on CUDA or cpu")
     parser.add_argument("--only", nargs="+", metavar="PREFIX", help="run only these notebooks (e.g. 01 03)")
     parser.add_argument("--resume", action="store_true",
                         help="skip notebooks that already ran to the end with this profile")
