@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import ScalarFormatter
 
 from helpers.experiments.overfitting.rules import relative_gap
 from helpers.train import Run
@@ -106,10 +107,11 @@ def common_scale_curves(arms: Mapping[str, Sequence[Run]], names: Mapping[str, s
 def sweeps(by_code: Mapping[str, Mapping[int, Sequence[float]]],
            by_size: Mapping[str, Mapping[int, Sequence[float]]],
            by_pass: Mapping[str, Mapping[int, tuple[np.ndarray, np.ndarray]]],
-           names: Mapping[str, str], labels: Sequence[str], title: str) -> Figure:
+           names: Mapping[str, str], labels: Sequence[str], title: str, equal: int | None = None) -> Figure:
     """Three panels: the relative gap against the code size and against the training pairs (each
     seed a dash, the mean a dot, per loss), and the gap pass by pass (``by_pass``: ``{loss: {pairs:
-    (passes, mean gap)}}``). ``labels``: the three panels' x-axis labels."""
+    (passes, mean gap)}}``; ``equal``, where the sizes are compared pass for pass, a dotted line).
+    ``labels``: the three panels' x-axis labels."""
     fig, axes = plt.subplots(1, 3, figsize=(13.5, 3.7))
     colours = {"ms_ssim": "tab:orange", "mse": "tab:blue"}
     for ax, table, xlabel in zip(axes[:2], (by_code, by_size), labels[:2], strict=True):
@@ -128,7 +130,10 @@ def sweeps(by_code: Mapping[str, Mapping[int, Sequence[float]]],
         for k, (pairs, (passes, gaps)) in enumerate(sorted(by_pass[loss].items())):
             line = ("-", "--", ":", "-.")[k % 4]
             ax.plot(passes, gaps, line, marker="o", ms=3, color=colour, label=f"{names[loss]}, {pairs} pairs")
+    if equal is not None:
+        ax.axvline(equal, color="black", linestyle=":", label=f"equal passes ({equal})")
     ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.set_xlabel(labels[2], fontsize=10)
     ax.set_ylabel("relative gap (mean over seeds)", fontsize=10)
     for ax in axes:
