@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import ScalarFormatter
+from matplotlib.ticker import FormatStrFormatter
 
 from helpers.experiments.overfitting.rules import relative_gap
 from helpers.train import Run
@@ -133,7 +133,7 @@ def sweeps(by_code: Mapping[str, Mapping[int, Sequence[float]]],
     if equal is not None:
         ax.axvline(equal, color="black", linestyle=":", label=f"equal passes ({equal})")
     ax.set_xscale("log", base=2)
-    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.set_xlabel(labels[2], fontsize=10)
     ax.set_ylabel("relative gap (mean over seeds)", fontsize=10)
     for ax in axes:
