@@ -125,8 +125,14 @@ class Replication:
 
 def compare(notebook: str, first: Mapping[str, Any], second: Mapping[str, Any]) -> Replication:
     """Compare two records (:func:`load` results) of ``notebook``: their ``data["verdicts"]`` and every
-    number they share (the verdicts and the seeds aside)."""
+    number they share (the verdicts and the seeds aside). Records that state their ``design`` must state
+    the same one, else ``ValueError``: a replication reruns one design, it does not compare two."""
     a, b = first["data"], second["data"]
+    if a.get("design") != b.get("design"):
+        differ = sorted(k for k in set(a.get("design") or {}) | set(b.get("design") or {})
+                        if (a.get("design") or {}).get(k) != (b.get("design") or {}).get(k))
+        raise ValueError(f"the two records of {notebook} must have the same design to be compared; they "
+                         f"differ in {differ or 'whether they state one'}")
     va, vb = a.get("verdicts", {}), b.get("verdicts", {})
     changed = {k: (va.get(k, "missing"), vb.get(k, "missing")) for k in sorted(set(va) | set(vb))
                if va.get(k) != vb.get(k)}

@@ -169,3 +169,10 @@ def test_compare_names_changed_verdicts_and_the_largest_move():
     assert found.largest_move == pytest.approx(0.2 / 2.2)
     assert found.median_move == 0.0  # two of the three numbers did not move
     assert results.compare("04_el_vae", first, first).verdicts_changed == {}
+    designed = {"data": {**first["data"], "design": {"seeds": 2, "epochs": 10}}}
+    other = {"data": {**first["data"], "design": {"seeds": 2, "epochs": 20}}}
+    assert results.compare("06_overfitting", designed, designed).numbers == 5  # the design's numbers too
+    with pytest.raises(ValueError, match=r"same design to be compared; they differ in \['epochs'\]"):
+        results.compare("06_overfitting", designed, other)
+    with pytest.raises(ValueError, match=r"differ in \[.epochs., .seeds.\]"):  # one states none
+        results.compare("06_overfitting", designed, first)
