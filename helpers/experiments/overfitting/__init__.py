@@ -43,6 +43,7 @@ from helpers.experiments.overfitting.study import NAMES, SWEPT, Study, arms_of
 from helpers.experiments.overfitting.verdicts import (
     CLAIM_GROUPS,
     LOSS_NAMES,
+    OWN_METRIC,
     RUN_IDENTITY,
     Claim,
     claim_names,
@@ -53,9 +54,8 @@ from helpers.experiments.overfitting.verdicts import (
 )
 
 __all__ = [
-    "CLAIM_GROUPS", "LOSS_NAMES", "LOSS_SCALES", "METRICS", "NAMES", "RUN_IDENTITY",
-    "SNAPSHOTS", "SNAPSHOT_COUNT", "SWEPT", "Claim", "PatternObjective", "Study", "arms_of",
-    "check_loss",
+    "CLAIM_GROUPS", "LOSS_NAMES", "LOSS_SCALES", "METRICS", "NAMES", "OWN_METRIC", "RUN_IDENTITY",
+    "SNAPSHOTS", "SNAPSHOT_COUNT", "SWEPT", "Claim", "PatternObjective", "Study", "arms_of", "check_loss",
     "claim_names", "claims", "column", "diverged", "equal_passes", "forward_macs", "gap_growth",
     "gap_onset", "mean_pattern_baseline", "ms_ssim_options", "offset_parts", "pattern_data",
     "pattern_metrics", "plateau_onset", "read_snapshots", "readme_summary", "relative_gap", "run_record",
