@@ -122,13 +122,15 @@ class Difference:
     def describe(self, digits: int = 4) -> str:
         """One line: the mean, the interval with its level, the sign-flip p (from 6 seeds on, where it
         can fall below 0.05) and the verdict; for an unresolved difference also what the design could
-        have resolved."""
+        have resolved; with 2 seeds, a warning that the spread rests on one degree of freedom."""
         # with n seeds the sign-flip p cannot go below 2 / 2^n (0.5 at 2, 0.25 at 3): shown from 6 on
         p = f", sign-flip p = {self.p:.3g}" if self.n >= 6 else ""
         text = (f"{self.mean:+.{digits}f}, {100 * self.level:g} % interval [{self.low:+.{digits}f}, "
                 f"{self.high:+.{digits}f}] over {self.n} seed pairs{p}: {self.verdict}")
         if self.verdict == UNRESOLVED:
             text += f" (the design resolves about ±{self.resolvable:.{digits}f})"
+        if self.n == 2:  # t with 1 degree of freedom: the interval and what it resolves are rough
+            text += " [2 seeds: the spread rests on one degree of freedom]"
         return text
 
 

@@ -182,7 +182,8 @@ def test_tail_mean_and_diverged():
 def test_run_record_holds_the_final_measurements_the_claims_use():
     # relative gaps (own loss, eval mode) 0.5, 0.4, 0.3, 0.2: the last three average 0.3, growth -0.2
     history = [{"train_eval_loss": 10 * (1 - g), "val_loss": 10.0, "train_loss": 11.0,
-                "train_eval_ms_ssim_loss": 0.1, "val_ms_ssim_loss": 0.2 + e}
+                "train_eval_ms_ssim_loss": 0.1, "val_ms_ssim_loss": 0.2 + e, "train_eval_mse": 0.5,
+                "val_mse": 1.0, "train_eval_bce": 2.0, "val_bce": 2.0}
                for e, g in enumerate((0.5, 0.4, 0.3, 0.2))]
     found = run_record(history, loss="mse", code=64, pairs=128, seed=2)
     identity = {k: found[k] for k in overfitting.RUN_IDENTITY}
@@ -191,9 +192,12 @@ def test_run_record_holds_the_final_measurements_the_claims_use():
     assert found["gap"] == pytest.approx(0.3) and found["growth"] == pytest.approx(-0.2)
     assert found["gap_train_mode"] == pytest.approx(-0.1)  # the train-mode mean above validation
     common = np.mean([(v - 0.1) / v for v in (1.2, 2.2, 3.2)])  # 1 - MS-SSIM: train 0.1, val 0.2 + epoch
-    assert found["val_ms_ssim_loss"] == pytest.approx(2.2) and found["common_gap"] == pytest.approx(common)
+    assert found["val_ms_ssim_loss"] == pytest.approx(2.2)
+    assert found["gap_on_ms_ssim_loss"] == pytest.approx(common)
+    assert found["gap_on_mse"] == pytest.approx(0.5) and found["gap_on_bce"] == 0.0  # the other common scales
     assert (found["val_first"], found["val_last"]) == (10.0, 10.0)
     assert found["gaps"] == pytest.approx([0.5, 0.4, 0.3, 0.2]) and found["passes_per_epoch"] == 1
+    assert found["val_losses"] == [10.0] * 4
     four = run_record(history, loss="mse", code=64, pairs=128, seed=2, passes_per_epoch=4)
     assert four["passes_per_epoch"] == 4 and four["gaps"] == found["gaps"]
     with pytest.raises(ValueError, match="passes_per_epoch must be a positive int; got 0"):

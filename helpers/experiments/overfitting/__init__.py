@@ -6,6 +6,7 @@ with 100 (1 - MS-SSIM), MSE or BCE, and the train/validation gap that follows.
 - :mod:`helpers.experiments.overfitting.rules`: the derived numbers, each by a stated rule, and the
   record of a run;
 - :mod:`helpers.experiments.overfitting.verdicts`: every claim, decided from the saved records alone;
+- :mod:`helpers.experiments.overfitting.summary`: the README's paragraph, from the saved record;
 - :mod:`helpers.experiments.overfitting.study`: the design (arms and seeds), each run trained and
   recorded once, the onset rules applied;
 - :mod:`helpers.experiments.overfitting.figures`: the notebook's figures, from the runs' histories;
@@ -40,6 +41,7 @@ from helpers.experiments.overfitting.runs import (
     train_pattern_model,
 )
 from helpers.experiments.overfitting.study import NAMES, SWEPT, Study, arms_of
+from helpers.experiments.overfitting.summary import readme_summary
 from helpers.experiments.overfitting.verdicts import (
     CLAIM_GROUPS,
     LOSS_NAMES,
@@ -49,7 +51,6 @@ from helpers.experiments.overfitting.verdicts import (
     claim_names,
     claims,
     equal_passes,
-    readme_summary,
     sound,
 )
 

@@ -19,11 +19,12 @@ from helpers.experiments.overfitting.runs import PatternObjective, forward_macs
 from helpers.experiments.overfitting.study import arms_of
 
 
-def profile_runs(settings, shown_code: int = 64, question_seeds: int = 3) -> list[tuple[int, int]]:
-    """``(code, training pairs)`` of every run of a profile's design (:func:`arms_of`), one per seed."""
-    return [(code, pairs) for (_, code, pairs), seeds in sorted(arms_of(settings, shown_code,
-                                                                       question_seeds).items())
-            for _ in range(seeds)]
+def profile_runs(settings, shown_code: int = 64, question_seeds: int = 3,
+                 generating_parameters: int | None = 4) -> list[tuple[int, int]]:
+    """``(code, training pairs)`` of every run of a profile's design (:func:`arms_of`, the stand-in's
+    4 generating parameters by default), one per seed."""
+    arms = arms_of(settings, shown_code, question_seeds, generating_parameters)
+    return [(code, pairs) for (_, code, pairs), seeds in sorted(arms.items()) for _ in range(seeds)]
 
 
 def samples(settings, question_seeds: int = 3) -> tuple[int, int]:

@@ -1,5 +1,5 @@
-"""The figures of notebook 06, each from the runs' histories: the training curves two ways, the
-curves at the questions' size, and the sweeps (code size, training pairs, and the gap pass by pass).
+"""The figures of notebook 06, each from the runs' histories: the training curves two ways (at the
+main and at the questions' size), and the sweeps (code size, training pairs, the gap pass by pass).
 
     fig = curves(main, names=NAMES, title="...")  # main: {loss: [Run, ...]}, one run per seed
 
@@ -83,27 +83,6 @@ def curves(main: Mapping[str, Sequence[Run]], names: Mapping[str, str], title: s
     return fig
 
 
-def common_scale_curves(arms: Mapping[str, Sequence[Run]], names: Mapping[str, str], mean_pattern: float,
-                        title: str) -> Figure:
-    """Per loss, 1 - MS-SSIM per epoch on the training pairs (eval mode) and on the validation pairs,
-    with the mean pattern's validation value as a dotted line; one panel per loss, a shared y-axis."""
-    fig, axes = plt.subplots(1, len(arms), figsize=(4.2 * len(arms), 3.5), squeeze=False, sharey=True)
-    for ax, (loss, runs) in zip(axes[0], arms.items(), strict=True):
-        epochs = np.arange(1, len(runs[0].history) + 1)
-        for key, colour, label in (("train_eval_ms_ssim_loss", "tab:blue", "training pairs (eval mode)"),
-                                   ("val_ms_ssim_loss", "tab:orange", "validation pairs")):
-            _draw(ax, epochs, runs, lambda r, k=key: [h[k] for h in r.history], colour, "-", label)
-        ax.axhline(mean_pattern, color="grey", linestyle=":", label="the mean pattern, validation")
-        ax.set_title(f"trained with {names[loss]}", fontsize=10)
-        ax.set_xlabel("epoch", fontsize=10)
-        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-    axes[0, 0].set_ylabel("1 − MS-SSIM", fontsize=10)
-    axes[0, 0].legend(fontsize=8)
-    fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    return fig
-
-
 def sweeps(by_code: Mapping[str, Mapping[int, Sequence[float]]],
            by_size: Mapping[str, Mapping[int, Sequence[float]]],
            by_pass: Mapping[str, Mapping[int, tuple[np.ndarray, np.ndarray]]],
@@ -128,8 +107,8 @@ def sweeps(by_code: Mapping[str, Mapping[int, Sequence[float]]],
     ax = axes[2]
     for loss, colour in colours.items():
         for k, (pairs, (passes, gaps)) in enumerate(sorted(by_pass[loss].items())):
-            line = ("-", "--", ":", "-.")[k % 4]
-            ax.plot(passes, gaps, line, marker="o", ms=3, color=colour, label=f"{names[loss]}, {pairs} pairs")
+            ax.plot(passes, gaps, ("-", "--", ":", "-.")[k % 4], marker="osD^"[k % 4], ms=4, color=colour,
+                    label=f"{names[loss]}, {pairs} pairs")
     if equal is not None:
         ax.axvline(equal, color="black", linestyle=":", label=f"equal passes ({equal})")
     ax.set_xscale("log", base=2)
@@ -140,7 +119,7 @@ def sweeps(by_code: Mapping[str, Mapping[int, Sequence[float]]],
         ax.axhline(0, color="grey", lw=0.8)
         ax.tick_params(labelsize=9)
     axes[0].legend(fontsize=8)
-    axes[2].legend(fontsize=7)
+    axes[2].legend(fontsize=7, handlelength=3.5)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

@@ -44,11 +44,14 @@ SWEPT: tuple[str, ...] = ("ms_ssim", "mse")
 NAMES: dict[str, str] = {"ms_ssim": "100·(1 − MS-SSIM)", "mse": "MSE", "bce": "BCE − H(target)"}
 
 
-def arms_of(settings, shown_code: int = 64, question_seeds: int = 3) -> dict[tuple[str, int, int], int]:
+def arms_of(settings, shown_code: int = 64, question_seeds: int = 3,
+            generating_parameters: int | None = None) -> dict[tuple[str, int, int], int]:
     """Every arm of a profile's design, ``{(loss, code, pairs): seeds}``: code ``shown_code`` of every
     loss on all training pairs and at ``code_pairs`` (the questions' size), the largest code of
-    MS-SSIM there, and the code and data sweeps of :data:`SWEPT`. Arms the sweeps share are listed
-    once, with the most seeds any use of them asks for."""
+    MS-SSIM there, the positive control's two codes (the smallest, and the largest no larger than
+    ``generating_parameters``: :func:`verdicts.control_codes`), and the code and data sweeps of
+    :data:`SWEPT`. The questions' arms run ``question_seeds`` seeds, the others the profile's; arms
+    the sweeps share are listed once, with the most seeds any use of them asks for."""
     arms: dict[tuple[str, int, int], int] = {}
 
     def add(loss: str, code: int, pairs: int, seeds: int) -> None:
@@ -58,6 +61,11 @@ def arms_of(settings, shown_code: int = 64, question_seeds: int = 3) -> dict[tup
         add(loss, shown_code, settings.train_images, settings.seeds)
         add(loss, shown_code, settings.code_pairs, question_seeds)
     add("ms_ssim", max(settings.codes), settings.code_pairs, question_seeds)
+    if generating_parameters is not None:  # the positive control's codes: question 2's test where it can fire
+        small = min(settings.codes)
+        below = [c for c in settings.codes if small < c <= generating_parameters]
+        for code in [small, max(below)] if below else []:
+            add("ms_ssim", code, settings.code_pairs, question_seeds)
     for loss in SWEPT:
         for code in settings.codes:
             add(loss, code, settings.code_pairs, settings.seeds)
@@ -94,7 +102,7 @@ class Study:
                              f"{settings.codes}")
         self.settings, self.data, self.root, self.device = settings, data, Path(root), device
         self.shown, self.tail = shown_code, tail
-        self.arms = arms_of(settings, shown_code, question_seeds)
+        self.arms = arms_of(settings, shown_code, question_seeds, generating_parameters)
         self.design = {"profile": profile, "label": data.info.label, "losses": list(LOSS_SCALES),
                        "swept": list(SWEPT), "shown_code": shown_code, "code_pairs": settings.code_pairs,
                        "train_images": settings.train_images, "codes": list(settings.codes),
@@ -105,7 +113,7 @@ class Study:
                        "generating_parameters": generating_parameters}
         self.records: dict[tuple[str, int, int, int], dict] = {}
         self.baseline = {str(n): mean_pattern_baseline(self.subset(n))
-                         for n in sorted({settings.code_pairs, settings.train_images})}
+                         for n in sorted({settings.code_pairs, *settings.train_sizes})}
         self.rules: dict[tuple[str, int, int, int], dict] = {}
         self.onset_rules = {"patience": 3, "tolerance": 0.01, "rise": 0.05, "ratio": 1.5}
         self.onset_rules |= dict(onset_rules or {})

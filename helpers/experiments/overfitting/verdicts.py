@@ -13,10 +13,11 @@ with the same function, and :func:`readme_summary` words it for the README.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from helpers import results, stats
+from helpers import stats
 from helpers.experiments.overfitting.runs import LOSS_SCALES
 
 #: How the claims name each loss.
@@ -58,10 +59,27 @@ class Claim:
         return text + (f"; {self.unpaired}" if self.unpaired else "")
 
 
-def _loss_name(pairs: int, other: str, how: str) -> str:
-    if how == "common":
-        return f"loss, {pairs} pairs: MS-SSIM gap larger than {LOSS_NAMES[other]}'s on 1 - MS-SSIM"
-    return f"loss, {pairs} pairs: MS-SSIM gap grows more than {LOSS_NAMES[other]}'s since epoch 1"
+#: The common scales every model is measured on, and how the claims name them.
+SCALES: dict[str, str] = {"ms_ssim_loss": "1 - MS-SSIM", "mse": "MSE", "bce": "BCE"}
+
+
+def loss_claim_name(pairs: int, other: str, how: str) -> str:
+    """``how``: ``excess`` (the gap on each model's own loss less the mean pattern's on that scale), or
+    a common scale of :data:`SCALES`."""
+    if how == "excess":
+        return (f"loss, {pairs} pairs: MS-SSIM excess gap on its own loss larger than {LOSS_NAMES[other]}'s "
+                "on its own")
+    return f"loss, {pairs} pairs: MS-SSIM gap larger than {LOSS_NAMES[other]}'s on {SCALES[how]}"
+
+
+def control_codes(design: Mapping) -> tuple[int, int] | None:
+    """The positive control's codes: the smallest code and the largest code of the sweep that is no
+    larger than the data's generating parameters (a code below them is a bottleneck by construction);
+    None when the design has no such pair."""
+    generating = design.get("generating_parameters")
+    small = min(design["codes"])
+    below = [c for c in design["codes"] if generating is not None and small < c <= generating]
+    return (small, max(below)) if below else None
 
 
 def _code_name(loss: str, code: int, shown: int, pairs: int, what: str) -> str:
@@ -103,17 +121,18 @@ def equal_passes(data: Mapping, loss: str, code: int, pair_counts: Sequence[int]
 
 def claim_names(design: Mapping, passes: int | None = None) -> dict[str, str]:
     """The names of the claims the notebook's questions and the README rest on, by role:
-    ``loss_common_<other>``, ``loss_growth_<other>`` (question 1's parts, ``other`` mse or bce, at the
-    code sweep's size), ``fit_train``, ``fit_val``, ``narrower`` (question 2's parts),
-    ``control_fit``, ``control_gap`` (the positive control), ``data`` (MS-SSIM, at equal steps),
+    ``loss_excess_<other>`` (question 1's parts, ``other`` mse or bce, at the code sweep's size),
+    ``loss_<scale>_<other>`` (the gaps on each common scale, for the record), ``fit_train``,
+    ``fit_val``, ``narrower`` (question 2's parts), ``control_fit``, ``control_fit_val``,
+    ``control_gap`` (the positive control: question 2's test where a code is a bottleneck by
+    construction, :func:`control_codes`; absent without one), ``data`` (MS-SSIM, at equal steps),
     ``data_passes`` (the same at equal passes; absent where the runs share no pass count),
     ``measurement``, ``learns_<loss>`` (each loss's model beats the mean pattern at the questions'
     size: question 1's precondition), and the claims made of others: ``question_1``, ``question_2``,
     ``control``, ``survives``. ``passes``: :func:`equal_passes` of the data sweep's MS-SSIM runs."""
-    shown, few, main = design["shown_code"], design["code_pairs"], design["train_images"]
-    small, large = min(design["codes"]), max(design["codes"])
-    names = {f"loss_{how}_{other}": _loss_name(few, other, how) for other in ("mse", "bce")
-             for how in ("common", "growth")}
+    shown, few, large = design["shown_code"], design["code_pairs"], max(design["codes"])
+    names = {f"loss_{how}_{other}": loss_claim_name(few, other, how) for other in ("mse", "bce")
+             for how in ("excess", *SCALES)}
     names |= {f"learns_{loss}": _learns_name(loss, few) for loss in design["losses"]}
     if passes is not None:
         names["data_passes"] = _data_name("ms_ssim", min(design["train_sizes"]), max(design["train_sizes"]),
@@ -122,17 +141,25 @@ def claim_names(design: Mapping, passes: int | None = None) -> dict[str, str]:
         "fit_train": _code_name("ms_ssim", large, shown, few, "better"),
         "fit_val": _code_name("ms_ssim", large, shown, few, "better_val"),
         "narrower": _code_name("ms_ssim", large, shown, few, "narrower"),
-        "control_fit": _code_name("ms_ssim", small, shown, few, "worse"),
-        "control_gap": _code_name("ms_ssim", small, shown, few, "narrower"),
         "data": _data_name("ms_ssim", min(design["train_sizes"]), max(design["train_sizes"]), shown),
-        "measurement": f"measurement: the train-mode gap below the eval-mode gap (MS-SSIM, {main} pairs)",
-        "question_1": f"question 1 (loss): the MS-SSIM gap larger than MSE's and BCE's by both measures "
+        "measurement": f"measurement: the train-mode gap below the eval-mode gap (MS-SSIM, {few} pairs)",
+        "question_1": f"question 1 (loss): the MS-SSIM model's excess gap larger than MSE's and BCE's "
                       f"({few} pairs)",
         "question_2": f"question 2 (code): code {large} relieves a bottleneck of code {shown} (MS-SSIM, "
                       f"{few} pairs)",
-        "control": f"control: code {small} fits worse and narrows the gap (MS-SSIM, {few} pairs)",
         "survives": "the write-up's explanation survives (questions 1 and 2)",
-    }
+    } | _control_names(design)
+
+
+def _control_names(design: Mapping) -> dict[str, str]:
+    codes = control_codes(design)
+    if codes is None:
+        return {}
+    small, large, few = *codes, design["code_pairs"]
+    return {"control_fit": _code_name("ms_ssim", large, small, few, "better"),
+            "control_fit_val": _code_name("ms_ssim", large, small, few, "better_val"),
+            "control_gap": _code_name("ms_ssim", large, small, few, "narrower"),
+            "control": f"control: code {large} relieves a bottleneck of code {small} (MS-SSIM, {few} pairs)"}
 
 
 def _listed(words: Sequence[str]) -> str:
@@ -191,6 +218,27 @@ def _arm_at_passes(data: Mapping, loss: str, code: int, pairs: int, passes: int)
     return found, f"{label}, after {passes} passes"
 
 
+def _log(arm: Arm) -> Arm:
+    """The natural log of each seed's value: a multiplicative effect as a difference of logs."""
+    return {seed: math.log(value) for seed, value in arm[0].items()}, f"log {arm[1]}"
+
+
+def _shifted(arm: Arm, by: float) -> Arm:
+    """Each seed's value plus ``by`` (a constant: the mean pattern's offset on the arm's scale)."""
+    return {seed: value + by for seed, value in arm[0].items()}, arm[1]
+
+
+def _beats_mean_pattern(data: Mapping, loss: str, code: int, pairs: int, passes: int) -> bool:
+    """Whether every run of the arm is below the mean pattern on its own validation loss after
+    ``passes`` passes (``val_losses`` per epoch, ``passes_per_epoch``)."""
+    mean = LOSS_SCALES[loss] * data["baseline"][str(pairs)][OWN_METRIC[loss]]["val"]
+    for run in data["runs"]:
+        if (run["loss"], run["code"], run["pairs"]) == (loss, code, pairs):
+            if run["val_losses"][passes // run["passes_per_epoch"] - 1] >= mean:
+                return False
+    return True
+
+
 def _constant(value: float, like: Arm, label: str) -> Arm:
     """``value`` for every seed of the arm ``like``: a one-sample comparison in the paired form."""
     return {seed: float(value) for seed in like[0]}, label
@@ -226,7 +274,7 @@ def claims(data: Mapping, groups: Sequence[str] | None = None) -> dict[str, Clai
     if not groups or any(g not in CLAIM_GROUPS for g in groups):
         raise ValueError(f"groups must be some of {CLAIM_GROUPS}; got {list(groups)!r}")
     shown, few, main = design["shown_code"], design["code_pairs"], design["train_images"]
-    small, large = min(design["codes"]), max(design["codes"])
+    large = max(design["codes"])
     fewest, most = min(design["train_sizes"]), max(design["train_sizes"])
     names = claim_names(design, equal_passes(data, "ms_ssim", shown, (fewest, most)))
     found: dict[str, Claim] = {}
@@ -259,16 +307,17 @@ def claims(data: Mapping, groups: Sequence[str] | None = None) -> dict[str, Clai
                 part = arm(loss, key)
                 add(f"offset: {what} raises the {LOSS_NAMES[loss]} model's epoch mean", "offsets", part,
                     _constant(0.0, part, "0"))
-        add(names["measurement"], "offsets", arm("ms_ssim", "gap"), arm("ms_ssim", "gap_train_mode"))
-        train_mode = arm("ms_ssim", "gap_train_mode")
-        add(f"measurement: the train-mode epoch mean ends above the validation loss (MS-SSIM, {main} "
-            "pairs)", "offsets", _constant(0.0, train_mode, "0"), train_mode)
+        add(names["measurement"], "offsets", arm("ms_ssim", "gap", shown, few),
+            arm("ms_ssim", "gap_train_mode", shown, few))
+        train_mode = arm("ms_ssim", "gap_train_mode", shown, few)
+        add(f"measurement: the train-mode epoch mean above the validation loss over the last epochs "
+            f"(MS-SSIM, {few} pairs)", "offsets", _constant(0.0, train_mode, "0"), train_mode)
     if "outputs" in groups:
         add("outputs: the MS-SSIM model's shown outputs closer to their patterns after the last epoch "
             "than the first (1 - MS-SSIM)", "outputs", arm("ms_ssim", "shown_first"),
             arm("ms_ssim", "shown_last"))
-        add("outputs: clamping the MSE model's outputs at 0.999 lowers their BCE", "outputs",
-            arm("mse", "bce_raw"), arm("mse", "bce_clamped"))
+        add("outputs: clamping the MSE model's outputs at 0.999 lowers their BCE (log of the ratio)",
+            "outputs", _log(arm("mse", "bce_raw")), _log(arm("mse", "bce_clamped")))
     if "code" in groups:
         for loss in design["swept"]:
             for code in design["codes"]:
@@ -282,27 +331,46 @@ def claims(data: Mapping, groups: Sequence[str] | None = None) -> dict[str, Clai
             add(_data_name(loss, fewest, most, shown), "data", arm(loss, "gap", shown, fewest),
                 arm(loss, "gap", shown, most))
             passes = equal_passes(data, loss, shown, (fewest, most))
-            if passes is not None:
-                add(_data_name(loss, fewest, most, shown, passes), "data",
-                    _arm_at_passes(data, loss, shown, fewest, passes),
-                    _arm_at_passes(data, loss, shown, most, passes))
+            if passes is None:
+                continue
+            name = _data_name(loss, fewest, most, shown, passes)
+            add(name, "data", _arm_at_passes(data, loss, shown, fewest, passes),
+                _arm_at_passes(data, loss, shown, most, passes))
+            idle = [n for n in (fewest, most) if not _beats_mean_pattern(data, loss, shown, n, passes)]
+            if idle:  # a gap of models no better than the mean pattern is no sign of fitting more
+                sizes = _listed([str(n) for n in idle])
+                found[name] = replace(found[name], verdict=stats.UNRESOLVED, note=(
+                    f"not testable at this design: after {passes} passes a run on {sizes} pairs is not "
+                    "below the mean pattern on its own validation loss"))
     if "questions" in groups:
         for pairs in dict.fromkeys((few, main)):  # the questions' size, then the full set for the record
+            offsets = {loss: data["baseline"][str(pairs)][OWN_METRIC[loss]]["gap"] for loss in LOSS_NAMES}
             for other in ("mse", "bce"):
-                for how, key in (("common", "common_gap"), ("growth", "growth")):
-                    add(_loss_name(pairs, other, how), "questions", arm("ms_ssim", key, shown, pairs),
+                add(loss_claim_name(pairs, other, "excess"), "questions",
+                    _shifted(arm("ms_ssim", "gap", shown, pairs), -offsets["ms_ssim"]),
+                    _shifted(arm(other, "gap", shown, pairs), -offsets[other]))
+                for scale in SCALES:
+                    key = f"gap_on_{scale}"
+                    add(loss_claim_name(pairs, other, scale), "questions", arm("ms_ssim", key, shown, pairs),
                         arm(other, key, shown, pairs))
         if large != shown:
             for role, key in (("fit_train", "train_eval_loss"), ("fit_val", "val_loss")):
                 add(names[role], "questions", arm("ms_ssim", key, shown, few),
                     arm("ms_ssim", key, large, few))
+        if control_codes(design) is not None:
+            lower, upper = control_codes(design)
+            for role, key in (("control_fit", "train_eval_loss"), ("control_fit_val", "val_loss")):
+                add(names[role], "questions", arm("ms_ssim", key, lower, few),
+                    arm("ms_ssim", key, upper, few))
+            add(names["control_gap"], "questions", arm("ms_ssim", "gap", lower, few),
+                arm("ms_ssim", "gap", upper, few))
     if groups != CLAIM_GROUPS:
         return found
 
     def made_of(role: str, verdict: str, parts: Sequence[str], note: str) -> None:
         found[names[role]] = Claim(names[role], "questions", verdict, parts=tuple(parts), note=note)
 
-    parts = [names[f"loss_{how}_{other}"] for other in ("mse", "bce") for how in ("common", "growth")]
+    parts = [names[f"loss_excess_{other}"] for other in ("mse", "bce")]
     gates = [names[f"learns_{loss}"] for loss in design["losses"]]
     idle = [LOSS_NAMES[loss] for loss in design["losses"]
             if found[names[f"learns_{loss}"]].verdict != stats.HOLDS]
@@ -313,7 +381,7 @@ def claims(data: Mapping, groups: Sequence[str] | None = None) -> dict[str, Clai
                 "fitting more")
     else:
         made_of("question_1", stats.all_of([found[p].verdict for p in parts]), gates + parts,
-                "every model beats the mean pattern on its own loss, and each of the four parts must hold")
+                "every model beats the mean pattern on its own loss, and both parts must hold")
     generating = design.get("generating_parameters")
     if generating is not None and generating <= shown:
         parts = [names["fit_train"], names["fit_val"], names["narrower"]] if large != shown else []
@@ -327,90 +395,13 @@ def claims(data: Mapping, groups: Sequence[str] | None = None) -> dict[str, Clai
                 "it must fit the training or the validation pairs better, and its gap must be narrower")
     else:
         made_of("question_2", stats.UNRESOLVED, (), f"no code larger than {shown} in this design")
-    if small != shown:
-        parts = [names["control_fit"], names["control_gap"]]
-        made_of("control", stats.all_of([found[p].verdict for p in parts]), parts, "both parts must hold")
-    else:
-        made_of("control", stats.UNRESOLVED, (), f"no code smaller than {shown} in this design")
+    if "control" in names:
+        parts = [names["control_fit"], names["control_fit_val"], names["control_gap"]]
+        verdict = stats.all_of([_any_of([found[p].verdict for p in parts[:2]]), found[parts[2]].verdict])
+        made_of("control", verdict, parts, "question 2's test where a code is a bottleneck by construction: "
+                "it must fit the training or the validation pairs better, and its gap must be narrower")
     parts = [names["question_1"], names["question_2"]]
     untestable = ", ".join(p.split(":")[0] for p in parts if found[p].note.startswith("not testable"))
     made_of("survives", stats.all_of([found[p].verdict for p in parts]), parts,
             "both questions must hold" + (f"; not testable here: {untestable}" if untestable else ""))
     return found
-
-
-def _said(claim: Claim, digits: int = 3) -> str:
-    """A measured claim in a few words: its difference and interval, and its verdict (with what the
-    design resolves, when unresolved)."""
-    d = claim.difference
-    text = f"{d.mean:+#.{digits}g} [{d.low:+#.{digits}g}, {d.high:+#.{digits}g}]"
-    if claim.verdict == stats.UNRESOLVED:
-        return f"{text} (unresolved; resolvable: ±{d.resolvable:#.2g})"
-    return f"{text} ({claim.verdict})"
-
-
-def _answer(claim: Claim) -> str:
-    """A question's verdict in bold, or "not testable here" with its reason."""
-    if claim.note.startswith("not testable"):
-        return f"**not testable here** ({claim.note.split(': ', 1)[1]})"
-    if "; not testable here: " in claim.note:
-        return f"**{claim.verdict}** (not testable here: {claim.note.split('; not testable here: ')[1]})"
-    return f"**{claim.verdict}**"
-
-
-def readme_summary(data: Mapping) -> str:
-    """One Markdown paragraph (at most 260 words) on what the run of ``data`` found, every number
-    formatted from ``data``: whether each model learnt (question 1's precondition), question 1's
-    differences, question 2's, the control, the data effect at equal steps and at equal passes and the
-    measurement, each with its interval and verdict (and what the design resolves where unresolved),
-    and how many claims hold, are reversed or are unresolved."""
-    design, found = data["design"], claims(data)
-    shown, few = design["shown_code"], design["code_pairs"]
-    large, small = max(design["codes"]), min(design["codes"])
-    fewest, most = min(design["train_sizes"]), max(design["train_sizes"])
-    passes = equal_passes(data, "ms_ssim", shown, (fewest, most))
-    names = claim_names(design, passes)
-    runs = data["runs"]
-    arms = {(r["loss"], r["code"], r["pairs"]) for r in runs}
-    seeds = sorted({sum((r["loss"], r["code"], r["pairs"]) == a for r in runs) for a in arms})
-    counts = {v: sum(c.verdict == v for c in found.values()) for v in stats.VERDICTS}
-
-    def said(role: str) -> str:
-        return _said(found[names[role]])
-
-    def answer(role: str) -> str:
-        return _answer(found[names[role]])
-
-    learns = ", ".join(f"{LOSS_NAMES[loss]} {found[names[f'learns_{loss}']].verdict}"
-                       for loss in design["losses"])
-    code = (f"Code {large} against {shown}: training loss lower by {said('fit_train')}, gap narrower by "
-            f"{said('narrower')}; question 2 (code) {answer('question_2')}." if large != shown
-            else f"Question 2 (code) {answer('question_2')}: no code larger than {shown}.")
-    seed_range = (f"{seeds[0]}–{seeds[-1]} seeds" if len(seeds) > 1
-                  else f"{seeds[0]} seed{'s' * (seeds[0] > 1)}")
-    run = "Reference run" if design["profile"] == results.REFERENCE_PROFILE else "Run"
-    is_are = "is" if counts["reversed"] == 1 else "are"
-    main = design["train_images"]
-    at_main = [found[_loss_name(main, other, how)].verdict for other in ("mse", "bce")
-               for how in ("common", "growth") if _loss_name(main, other, how) in found]
-    main_text = (f" At {main} pairs the same four are {', '.join(at_main)}; {few} pairs was chosen after "
-                 f"earlier runs of these seeds showed a gap there."
-                 if at_main and main != few else "")
-    data_text = f"{fewest} pairs against {most} widen the MS-SSIM gap by {said('data')} at equal steps"
-    data_text += (f" and by {said('data_passes')} at equal passes ({passes} each)." if passes is not None
-                  else ".")
-    return (
-        f"{run} (`{design['profile']}` profile, {design['label']}, {len(runs)} runs of "
-        f"{design['steps']} steps, {seed_range} an arm; every verdict a {100 * design['level']:g} % "
-        f"seed-paired t-interval). Question 1's precondition, each model below the mean pattern on its "
-        f"own validation loss at {few} pairs: {learns}. At {few} pairs the MS-SSIM model's gap on "
-        f"1 − MS-SSIM exceeds MSE's by "
-        f"{said('loss_common_mse')} and BCE's by {said('loss_common_bce')}; with the gaps' growth, "
-        f"question 1 (loss) {answer('question_1')}.{main_text} {code} The control, code {small}: fits "
-        f"worse by {said('control_fit')}, gap narrower by {said('control_gap')}, together "
-        f"{answer('control')}. {data_text} "
-        f"The train-mode gap lies below the eval-mode one by {said('measurement')}. The write-up's "
-        f"explanation: {answer('survives')}. Of {len(found)} claims {counts['holds']} "
-        f"hold{'s' * (counts['holds'] == 1)}, {counts['reversed']} {is_are} reversed and "
-        f"{counts['unresolved']} unresolved, each at 95 % and not corrected for their number (about "
-        f"{0.05 * len(found):.1f} would be expected to hold or reverse by chance if nothing differed).")
