@@ -48,7 +48,7 @@ def _said_or_untestable(claim: Claim) -> str:
 
 
 def readme_summary(data: Mapping) -> str:
-    """One Markdown paragraph (at most 300 words) on what the run of ``data`` found, every number
+    """One Markdown paragraph (at most 350 words) on what the run of ``data`` found, every number
     formatted from ``data``: whether each model learnt (question 1's precondition), question 1's
     excess gaps and the common-scale gaps beside them, question 2 and its control, the data effect at
     equal steps and at equal passes, the measurement, each with its interval and verdict (and what the
@@ -93,8 +93,8 @@ def readme_summary(data: Mapping) -> str:
     main_text = (f" At {main} pairs the two are {', '.join(at_main)}; {few} pairs was chosen after earlier "
                  f"runs of these seeds showed a gap there, so question 1 is exploratory."
                  if at_main and main != few else "")
-    data_text = f"{fewest} pairs against {most} widen the MS-SSIM gap by {said('data')} at equal steps"
-    data_text += (f" and by {said('data_passes')} at equal passes ({passes} each)." if passes is not None
+    data_text = f"{fewest} pairs against {most} widen the MS-SSIM gap at equal steps by {said('data')}"
+    data_text += (f" and at equal passes ({passes} each) by {said('data_passes')}." if passes is not None
                   else ".")
     return (
         f"{run} (`{design['profile']}` profile, {design['label']}, {len(runs)} runs of "
