@@ -122,7 +122,9 @@ def mean_pattern_baseline(data: Splits, metrics: Mapping[str, nn.Module] | None 
     """The predictor that outputs the mean training pattern for every input, measured as the runs are:
     ``{metric: {"train": value on all training pairs, "val": on the validation pairs, "gap": (val -
     train) / val}}`` for each of ``metrics`` (default :func:`pattern_metrics`). It has learnt nothing
-    about any one pair, so its gap is the offset between the two sets of pairs on that scale alone."""
+    about any one pair, only the training mean: its gap is the offset between the two sets of pairs on
+    that scale plus its own fit to the training pairs (larger for fewer pairs), a reference for what a
+    model that learnt nothing pair-specific shows."""
     positive_int("batch_size", batch_size)
     metrics = pattern_metrics() if metrics is None else metrics
     mean = data.train[1].mean(0, keepdim=True)
