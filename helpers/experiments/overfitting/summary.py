@@ -89,9 +89,14 @@ def readme_summary(data: Mapping) -> str:
                   else f"{seeds[0]} seed{'s' * (seeds[0] > 1)}")
     run = "Reference run" if design["profile"] == results.REFERENCE_PROFILE else "Run"
     is_are = "is" if counts["reversed"] == 1 else "are"
-    at_main = [found[loss_claim_name(main, o, "own")] for o in ("mse", "bce")
-               if loss_claim_name(main, o, "own") in found]
-    main_text = (f" At {main} pairs: {listed([_said_or_untestable(c) for c in at_main])}. {few} pairs was "
+    parts = [found[loss_claim_name(main, o, "own")] for o in ("mse", "bce")
+             if loss_claim_name(main, o, "own") in found]
+    notes = {c.note for c in parts}
+    at_main = ([f"question 1's comparisons are **not testable** ({notes.pop().split(': ', 1)[1]})"]
+               if len(notes) == 1 and next(iter(notes)).startswith("not testable") else
+               [f"against {LOSS_NAMES[o]} {_said_or_untestable(c)}" for o, c in zip(("mse", "bce"), parts,
+                                                                                 strict=True)])
+    main_text = (f" At {main} pairs, {listed(at_main)}. {few} pairs was "
                  f"chosen after earlier runs of these seeds showed a gap there, so question 1 is exploratory."
                  if at_main and main != few else "")
     data_text = f"{fewest} pairs against {most} widen the MS-SSIM gap at equal steps by {said('data')}"
