@@ -4,6 +4,7 @@ and one run end to end."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -302,3 +303,29 @@ def test_offset_parts_split_the_train_mode_offset(tmp_path):
     assert abs(_checked_offsets(moving, data)["lag"]) > 1e-4 * moving.history[-1]["train_loss"]
     with pytest.raises(ValueError, match="epoch_mean"):
         offset_parts(still.model, data, "mse", seed=0, batch_size=4, repeats=2, epoch=2, epoch_mean=math.nan)
+
+
+def test_the_design_lists_every_arm_once_with_its_seeds_and_the_control():
+    from helpers import config
+    from helpers.experiments.overfitting import Study, arms_of
+    from helpers.experiments.overfitting.costs import flops, profile_runs, samples
+
+    cpu = config.notebook_settings("06_overfitting", "cpu")
+    arms = arms_of(cpu, shown_code=64, question_seeds=3, generating_parameters=4)
+    assert sum(arms.values()) == len(profile_runs(cpu)) == 34
+    assert arms[("ms_ssim", 1, 128)] == arms[("ms_ssim", 4, 128)] == 3  # the control: question seeds
+    assert arms[("ms_ssim", 2, 128)] == 2 and arms[("bce", 64, 512)] == 2  # the sweep: the profile's seeds
+    assert ("ms_ssim", 1, 128) in arms_of(cpu) and arms_of(cpu)[("ms_ssim", 1, 128)] == 2  # no control
+    trained, evaluated = samples(cpu)
+    assert trained == 34 * cpu.epochs * (cpu.train_images // cpu.batch_size) * cpu.batch_size
+    assert evaluated == sum(cpu.epochs * (pairs + cpu.val_images) for _, pairs in profile_runs(cpu))
+    assert flops(cpu, 128) > flops(cpu, 16) > 0
+    smoke = config.notebook_settings("06_overfitting", "smoke")
+    study = Study(smoke, "smoke", _data(smoke.train_images, smoke.val_images), root=Path("unused"),
+                  question_seeds=1, generating_parameters=4)
+    assert set(study.baseline) == {str(n) for n in smoke.train_sizes}  # every size the claims compare
+    assert study.seeds_of("mse", 64, smoke.code_pairs) == [0]
+    with pytest.raises(ValueError, match=r"the arm \(loss, code, pairs\) must be one of the design's"):
+        study.seeds_of("mse", 3, smoke.code_pairs)
+    with pytest.raises(ValueError, match="data must hold the profile's 128 training pairs; got 8"):
+        Study(smoke, "smoke", _data(8, 4), root=Path("unused"))
