@@ -343,3 +343,36 @@ def test_zoo_data_falls_back_to_real_data_and_says_why(monkeypatch):
     monkeypatch.setattr(runs, "load_split", _fake_load_split(set()))
     with pytest.raises(FileNotFoundError):
         zoo_data("cifar10", "fashion-mnist", 8, 2, 4)
+
+
+def test_image_set_effects_bias_slope_and_the_tables_from_known_readings():
+    from helpers.experiments.vqvae import (
+        bias_slope,
+        codebook_table,
+        effects_table,
+        image_set_effects,
+        term_ratios,
+    )
+
+    sizes = [250, 500, 1000, 2000]
+    assert bias_slope(sizes, [600 / n for n in sizes]) == pytest.approx(-1.0)  # an O(1/n) bias
+    assert bias_slope(sizes, [3 / n ** 0.5 for n in sizes]) == pytest.approx(-0.5)  # an O(1/sqrt n) noise
+    with pytest.raises(ValueError, match="two or more positive numbers"):
+        bias_slope([100], [1.0])
+    # set B reads every value 0.5 higher, and differences between configurations move by 0.1 at most
+    a = {"mse": [1.0, 1.2, 1.1], "ssim": [2.0, 2.1, 2.3]}
+    b = {"mse": [1.5, 1.7, 1.6], "ssim": [2.6, 2.6, 2.8]}
+    effects = image_set_effects({"pen · A": a, "pen · B": b}, ["mse", "ssim"])["pen"]
+    assert effects["shift"] == pytest.approx(3.1 / 6) and effects["move"] == pytest.approx(0.5)
+    # d = FD(ssim) - FD(mse) per seed: (1.0, 0.9, 1.2) on A, (1.1, 0.9, 1.2) on B
+    assert effects["pair_move"] == pytest.approx(0.0) and effects["pair_move_max"] == pytest.approx(0.1)
+    assert effects["pair_size"] == pytest.approx(1.0) and -1 <= effects["correlation"] <= 1
+    assert "pen" in effects_table({"pen": effects}, {"pen": 0.3}, {"pen": (0.3, 0.01)})
+    codes = {"mse": [[{"perplexity": 10.0, "dead_codes": 500}, {"perplexity": 20.0, "dead_codes": 400}]] * 2}
+    assert "400 (400 to 400)" in codebook_table(codes)
+    rows = [{"recon_encoder": 2.0, "commitment_encoder": 1.0, "codebook_codes": 0.5, "mse_decoder": 1.0,
+             "weighted_decoder": 3.0},
+            {"recon_encoder": 4.0, "commitment_encoder": 1.0, "codebook_codes": 0.7, "mse_decoder": 1.0,
+             "weighted_decoder": 1.0}]
+    ratios = term_ratios(rows)
+    assert ratios["encoder"] == (3.0, 2.0, 4.0) and ratios["decoder"] == (2.0, 1.0, 3.0)
