@@ -32,7 +32,7 @@ EL_VAE_CLAIMS = {
     "mse": ("mse", "ms_ssim", "mse", "the MSE model has the lower MSE"),
     "psnr": ("psnr", "mse", "ms_ssim", "the MSE model has the higher PSNR"),
     "ssim": ("ssim", "ms_ssim", "mse", "the 1 − MS-SSIM model has the higher SSIM"),
-    "ms_ssim": ("ms_ssim", "ms_ssim", "mse", "the 1 − MS-SSIM model has the higher MS-SSIM"),
+    "ms_ssim": ("ms_ssim", "ms_ssim", "mse", "the 1 − MS-SSIM model has the higher MS-SSIM (3 sc.)"),
 }
 SHARPNESS_CLAIMS = ("sharpness", "edges", "high_freq")  # "sharper" is all three
 OWN_MEASURE_CLAIMS = ("mse", "psnr", "ssim", "ms_ssim")  # each model wins the measures nearest its loss
