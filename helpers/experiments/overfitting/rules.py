@@ -110,8 +110,8 @@ def gap_growth(history: Sequence[Mapping[str, float]], train_key: str = "train_e
     """How far a run's :func:`relative_gap` has moved since its first epoch: the mean over its last
     ``count`` epochs less the gap after epoch 1. It does not remove the offset between the two sets of
     pairs (:func:`mean_pattern_baseline`): after one epoch a model is often worse than the mean pattern,
-    and that shared error dilutes the offset, which then emerges as the model improves. The notebook's
-    comparison subtracts the mean pattern's gap instead (an *excess* gap)."""
+    and that shared error dilutes the offset, which then emerges as the model improves. So the notebook
+    decides nothing on it: it compares gaps only between models that beat the mean pattern."""
     gap = relative_gap(history, train_key, val_key)
     return tail_mean(gap, count) - float(gap[0])
 

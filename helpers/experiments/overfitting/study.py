@@ -10,8 +10,9 @@ An *arm* is a loss, a code size and a number of training pairs; its runs differ 
 initial weights and the batch order), and seed s is the same in every arm, so arms compare seed by
 seed. Every run takes the same steps: a smaller training set is repeated within an epoch
 (``repeats``), which also makes it pass over its pairs more often (:func:`equal_passes` compares at
-equal passes as well). The arms the questions rest on (code 64 of every loss and the largest code of
-MS-SSIM, at ``code_pairs``) run ``question_seeds`` seeds, the others the profile's.
+equal passes as well). The arms the questions rest on (code 64 of every loss, the largest code of
+MS-SSIM and the positive control's two codes, at ``code_pairs``) run ``question_seeds`` seeds, the
+others the profile's.
 """
 
 from __future__ import annotations

@@ -225,18 +225,24 @@ def _log(arm: Arm) -> Arm:
     return {seed: math.log(value) for seed, value in arm[0].items()}, f"log {arm[1]}"
 
 
+def _mean_pattern(data: Mapping, loss: str, pairs: int) -> float:
+    """The mean pattern's validation loss on ``loss``'s own scale (with its factor), ``pairs`` training
+    pairs."""
+    return LOSS_SCALES[loss] * data["baseline"][str(pairs)][OWN_METRIC[loss]]["val"]
+
+
 def _learns(data: Mapping, loss: str, code: int, pairs: int, level: float) -> bool:
     """Whether the arm's validation loss lies below the mean pattern's on its own loss at ``level``
     (the claim :func:`_learns_name` names, decided the same way)."""
     own = _arm(data, loss, code, pairs, "val_loss")
-    mean = LOSS_SCALES[loss] * data["baseline"][str(pairs)][OWN_METRIC[loss]]["val"]
+    mean = _mean_pattern(data, loss, pairs)
     return _compare("", "", _constant(mean, own, "the mean pattern"), own, level).verdict == stats.HOLDS
 
 
 def _beats_mean_pattern(data: Mapping, loss: str, code: int, pairs: int, passes: int) -> bool:
     """Whether every run of the arm is below the mean pattern on its own validation loss after
     ``passes`` passes (``val_losses`` per epoch, ``passes_per_epoch``)."""
-    mean = LOSS_SCALES[loss] * data["baseline"][str(pairs)][OWN_METRIC[loss]]["val"]
+    mean = _mean_pattern(data, loss, pairs)
     for run in data["runs"]:
         if (run["loss"], run["code"], run["pairs"]) == (loss, code, pairs):
             if run["val_losses"][passes // run["passes_per_epoch"] - 1] >= mean:
@@ -303,7 +309,7 @@ def claims(data: Mapping, groups: Sequence[str] | None = None) -> dict[str, Clai
                 "pairs)", "learning", _constant(baseline, model, "the mean pattern"), model)
             for pairs in dict.fromkeys((few, main)):
                 own = arm(loss, "val_loss", shown, pairs)
-                mean = LOSS_SCALES[loss] * data["baseline"][str(pairs)][OWN_METRIC[loss]]["val"]
+                mean = _mean_pattern(data, loss, pairs)
                 add(_learns_name(loss, pairs), "learning", _constant(mean, own, "the mean pattern"), own)
     if "offsets" in groups:
         for loss in design["losses"]:
