@@ -17,6 +17,7 @@ import json
 import math
 import os
 import platform
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,11 +112,13 @@ def _numbers(value: Any, path: str = "") -> dict[str, float]:
 @dataclass(frozen=True)
 class Replication:
     """Two runs of one notebook's record compared: the verdicts that differ (claim -> (first,
-    second)), how many numbers the records share, the median and the largest relative move of a
-    number, ``|b - a| / max(|a|, |b|)`` (0 where both are 0), and the path of the largest."""
+    second)), how many claims got the same verdict in both (verdict -> count), how many numbers the
+    records share, the median and the largest relative move of a number, ``|b - a| / max(|a|, |b|)``
+    (0 where both are 0), and the path of the largest."""
 
     notebook: str
     verdicts_changed: dict[str, tuple[str, str]]
+    verdicts_kept: dict[str, int]
     claims: int
     numbers: int
     largest_move: float
@@ -136,10 +139,11 @@ def compare(notebook: str, first: Mapping[str, Any], second: Mapping[str, Any]) 
     va, vb = a.get("verdicts", {}), b.get("verdicts", {})
     changed = {k: (va.get(k, "missing"), vb.get(k, "missing")) for k in sorted(set(va) | set(vb))
                if va.get(k) != vb.get(k)}
+    kept = dict(sorted(Counter(v for k, v in va.items() if vb.get(k) == v).items()))
     na, nb = _numbers({k: v for k, v in a.items() if k not in ("verdicts", "seeds")}), _numbers(b)
     shared = [k for k in na if k in nb]
     moves = {k: abs(nb[k] - na[k]) / max(abs(na[k]), abs(nb[k])) if na[k] != nb[k] else 0.0 for k in shared}
     worst = max(moves, key=moves.get) if moves else ""
     median = float(np.median(list(moves.values()))) if moves else 0.0
-    return Replication(notebook, changed, len(set(va) | set(vb)), len(shared), moves.get(worst, 0.0), worst,
-                       median)
+    return Replication(notebook, changed, kept, len(set(va) | set(vb)), len(shared), moves.get(worst, 0.0),
+                       worst, median)

@@ -248,8 +248,11 @@ def test_the_reference_run_is_the_cpu_profile_with_every_run_named(reference):
     assert len(identities) == len(set(identities)) > 0
 
 
-def test_the_saved_verdicts_are_what_claims_decides_from_the_saved_runs(reference):
-    data = reference["data"]
+@pytest.mark.parametrize("name", ["runs", "replication"])  # the replication: two threads, from scratch
+def test_the_saved_verdicts_are_what_claims_decides_from_the_saved_runs(name):
+    record = results.load("06_overfitting", name)
+    assert record["profile"] == results.REFERENCE_PROFILE
+    data = record["data"]
     found = claims(data)
     assert _verdicts(found) == data["verdicts"]
     for claim in found.values():

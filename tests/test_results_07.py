@@ -25,7 +25,9 @@ def saved():
     return results.load("07_fid_analysis", "runs")
 
 
-def test_the_saved_record_reproduces_its_verdicts(saved):
+@pytest.mark.parametrize("name", ["runs", "replication"])  # the replication: two threads, from scratch
+def test_the_saved_record_reproduces_its_verdicts(name):
+    saved = results.load("07_fid_analysis", name)
     data = saved["data"]
     assert saved["profile"] == results.REFERENCE_PROFILE and data["profile"] == results.REFERENCE_PROFILE
     found = {name: c.verdict for name, c in claims(data).items()}

@@ -165,10 +165,12 @@ def test_compare_names_changed_verdicts_and_the_largest_move():
                        "verdicts": {"x": "holds", "y": "unresolved"}}}
     found = results.compare("04_el_vae", first, second)
     assert found.verdicts_changed == {"y": ("holds", "unresolved")} and found.claims == 2
+    assert found.verdicts_kept == {"holds": 1}  # x holds in both; y only in the first
     assert found.numbers == 3 and found.largest_at == "a/1"
     assert found.largest_move == pytest.approx(0.2 / 2.2)
     assert found.median_move == 0.0  # two of the three numbers did not move
     assert results.compare("04_el_vae", first, first).verdicts_changed == {}
+    assert results.compare("04_el_vae", first, first).verdicts_kept == {"holds": 2}
     designed = {"data": {**first["data"], "design": {"seeds": 2, "epochs": 10}}}
     other = {"data": {**first["data"], "design": {"seeds": 2, "epochs": 20}}}
     assert results.compare("06_overfitting", designed, designed).numbers == 5  # the design's numbers too

@@ -167,25 +167,27 @@ def render_benchmark(name: str) -> str:
 def render_replication() -> str:
     """The README's table of each training notebook's reference run (``runs.json``) against its
     replication (``replication.json``, the same profile at another thread count)."""
-    rows = ["| notebook | threads | claims | verdicts that changed | numbers compared | "
-            "median relative move | largest relative move |", "|---|---|---|---|---|---|---|"]
+    rows = ["| notebook | threads | claims | same verdict in both | verdicts that changed | "
+            "numbers compared | median relative move | largest relative move |", "|---" * 8 + "|"]
     for notebook in RESULT_SUMMARIES:
         try:
             first = results.load(notebook, "runs")
         except FileNotFoundError:
-            rows.append(f"| {notebook} | | | no reference results committed | | | |")
+            rows.append(f"| {notebook} | | | | no reference results committed | | | |")
             continue
         threads = first["environment"]["threads"]
         try:
             second = results.load(notebook, "replication")
         except FileNotFoundError:
             claims = len(first["data"]["verdicts"])
-            rows.append(f"| {notebook} | {threads} | {claims} | not replicated yet | | | |")
+            rows.append(f"| {notebook} | {threads} | {claims} | | not replicated yet | | | |")
             continue
         found = results.compare(notebook, first, second)
         changed = "; ".join(f"{k}: {a} → {b}" for k, (a, b) in found.verdicts_changed.items()) or "none"
+        kept = ", ".join(f"{n} {'hold' if verdict == 'holds' and n != 1 else verdict}"
+                         for verdict, n in found.verdicts_kept.items()) or "none"
         rows.append(f"| {notebook} | {threads} and {second['environment']['threads']} "
-                    f"| {found.claims} | {changed} | {found.numbers} | {found.median_move:.2%} "
+                    f"| {found.claims} | {kept} | {changed} | {found.numbers} | {found.median_move:.2%} "
                     f"| {found.largest_move:.2%} "
                     f"(`{found.largest_at}`) |")
     return "\n".join(rows)
