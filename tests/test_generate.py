@@ -6,7 +6,7 @@ import shutil
 import nbformat
 import pytest
 
-from helpers import config
+from helpers import config, results
 from helpers.tools import generate
 
 
@@ -109,3 +109,17 @@ def test_a_benchmark_table_follows_its_file_and_is_never_rerun(course):
     path.unlink()
     with pytest.raises(FileNotFoundError, match="benchmarks/results/ssim_speed.md is missing"):
         generate.stale_files(write=False)
+
+
+def test_a_result_paragraph_says_what_its_replication_kept(course):
+    folder = course / "results" / "04_el_vae"
+    text = generate.render_results("04_el_vae")
+    found = results.compare("04_el_vae", results.load("04_el_vae", "runs"),
+                            results.load("04_el_vae", "replication"))
+    kept = found.claims - len(found.verdicts_changed)
+    assert text.endswith(f"verdicts the same; the {len(found.verdicts_changed)} that changed (named in the "
+                         "replication table below) are read as unresolved.")
+    assert f" {kept} of {found.claims} verdicts" in text
+    (folder / "replication.json").unlink()
+    alone = generate.render_results("04_el_vae")
+    assert text.startswith(alone) and "Rerun" not in alone

@@ -134,10 +134,22 @@ def result_markers(notebook: str) -> tuple[str, str]:
 
 
 def render_results(notebook: str) -> str:
-    """``notebook``'s result paragraph, from its committed ``results/<notebook>/runs.json``."""
+    """``notebook``'s result paragraph, from its committed ``results/<notebook>/runs.json``; where a
+    ``replication.json`` is committed too, a last sentence says how many verdicts the rerun kept."""
     module, _, function = RESULT_SUMMARIES[notebook].partition(":")
     summary = getattr(importlib.import_module(module), function)
-    return summary(results.load(notebook, "runs")["data"])
+    reference = results.load(notebook, "runs")
+    text = summary(reference["data"])
+    try:
+        again = results.load(notebook, "replication")
+    except FileNotFoundError:
+        return text
+    found = results.compare(notebook, reference, again)
+    changed = len(found.verdicts_changed)
+    moved = (f"the {changed} that changed (named in the replication table below) are read as unresolved"
+             if changed else "none changed")
+    return (f"{text} Rerun from scratch with {again['environment']['threads']} threads: "
+            f"{found.claims - changed} of {found.claims} verdicts the same; {moved}.")
 
 
 REPLICATION_START, REPLICATION_END = "<!-- replication:start -->", "<!-- replication:end -->"
