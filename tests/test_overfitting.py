@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -16,6 +17,7 @@ from helpers.experiments import overfitting
 from helpers.experiments.overfitting import (
     PatternObjective,
     diverged,
+    figures,
     forward_macs,
     gap_growth,
     gap_onset,
@@ -33,7 +35,7 @@ from helpers.experiments.overfitting import runs as overfitting_runs
 from helpers.experiments.overfitting.verdicts import _any_of
 from helpers.models.gdn_autoencoder import GDNAutoencoder
 from helpers.ssim import DEFAULT_WEIGHTS, ms_ssim
-from helpers.train import Step
+from helpers.train import Run, Step
 
 
 def _info(split: str, size: int) -> DatasetInfo:
@@ -329,3 +331,27 @@ def test_the_design_lists_every_arm_once_with_its_seeds_and_the_control():
         study.seeds_of("mse", 3, smoke.code_pairs)
     with pytest.raises(ValueError, match="data must hold the profile's 128 training pairs; got 8"):
         Study(smoke, "smoke", _data(8, 4), root=Path("unused"))
+
+
+
+def test_the_curves_draw_the_mean_pattern_where_its_measures_lie(tmp_path):
+    keys = ("train_loss", "train_eval_loss", "val_loss", "train_eval_ms_ssim_loss", "val_ms_ssim_loss")
+    history = [{k: 0.5 - 0.1 * epoch for k in keys} for epoch in range(3)]
+    arm = [Run(None, [dict(h, val_loss=h["val_loss"] * 1.1) for h in history], tmp_path)]
+    baseline = {"ms_ssim_loss": {"val": 0.66, "gap": 0.013}, "mse": {"val": 0.0625, "gap": 0.047},
+                "bce": {"val": 0.17, "gap": 0.04}}
+    names = {"ms_ssim": "MS-SSIM", "mse": "MSE"}
+
+    def dotted(ax):
+        return [line.get_ydata()[0] for line in ax.get_lines() if line.get_linestyle() == ":"]
+
+    axes = figures.curves({"ms_ssim": arm, "mse": arm}, names, "t", baseline).axes  # rows of 2 columns
+    assert dotted(axes[0]) == [pytest.approx(66.0)]  # MS-SSIM's own loss carries its factor of 100
+    assert dotted(axes[1]) == [pytest.approx(0.0625)]
+    assert dotted(axes[2]) == dotted(axes[3]) == [pytest.approx(0.66)]  # the common scale, 1 - MS-SSIM
+    assert dotted(axes[4]) == [pytest.approx(0.013)] and dotted(axes[5]) == [pytest.approx(0.047)]
+    for ax, gap in ((axes[4], 0.013), (axes[5], 0.047)):  # the curves' gaps are all 0.1 / 1.1
+        low, high = ax.get_ylim()
+        assert low < gap < high  # the reference gap stays in view
+    assert all(not dotted(ax) for ax in figures.curves({"mse": arm}, names, "t").axes)
+    plt.close("all")

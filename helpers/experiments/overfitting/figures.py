@@ -17,6 +17,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter
 
 from helpers.experiments.overfitting.rules import relative_gap
+from helpers.experiments.overfitting.runs import LOSS_SCALES
+from helpers.experiments.overfitting.verdicts import OWN_METRIC
 from helpers.train import Run
 
 _STYLES = {"train": ("tab:blue", "-", "train (train mode, epoch mean)"),
@@ -37,11 +39,15 @@ def _draw(ax, x, runs: Sequence[Run], values, colour: str, line: str, label: str
     return mean, low, high
 
 
-def curves(main: Mapping[str, Sequence[Run]], names: Mapping[str, str], title: str) -> Figure:
+def curves(main: Mapping[str, Sequence[Run]], names: Mapping[str, str], title: str,
+           baseline: Mapping[str, Mapping[str, float]] | None = None) -> Figure:
     """Three rows per loss (a column each): its own loss (train mode, eval mode, validation), its
     1 - MS-SSIM (the common scale), and the relative gap (val - train) / val measured both ways. The
     gap's y-axis is fitted to the eval-mode gap and the train-mode gap from epoch 3 on; a train-mode
-    curve that jumps outside it at the first epochs is clipped, and the panel says so."""
+    curve that jumps outside it at the first epochs is clipped, and the panel says so. ``baseline``:
+    the mean pattern's measures on the same training pairs (metric -> {"val", "gap"}, as
+    :attr:`Study.baseline` holds them), drawn dotted grey: its validation loss in the first two rows
+    (the value a model must beat to have learnt anything), its relative gap in the third."""
     losses = list(main)
     fig, axes = plt.subplots(3, len(losses), figsize=(4.4 * len(losses), 9.6), squeeze=False)
     for column, loss in enumerate(losses):
@@ -49,6 +55,10 @@ def curves(main: Mapping[str, Sequence[Run]], names: Mapping[str, str], title: s
         for row, (suffix, ylabel) in enumerate((("loss", f"{names[loss]} (its own loss)"),
                                                 ("ms_ssim_loss", "1 − MS-SSIM (common scale)"))):
             ax = axes[row, column]
+            if baseline is not None:
+                value = (LOSS_SCALES[loss] * baseline[OWN_METRIC[loss]]["val"] if suffix == "loss"
+                         else baseline["ms_ssim_loss"]["val"])
+                ax.axhline(value, color="grey", ls=":", lw=1.5, label="the mean pattern (validation)")
             for split, (colour, line, label) in _STYLES.items():
                 key = f"{split}_{suffix}"
                 if key in main[loss][0].history[0]:  # the train-mode mean: for the optimised loss only
@@ -64,6 +74,10 @@ def curves(main: Mapping[str, Sequence[Run]], names: Mapping[str, str], title: s
                                  f"(val − {label}) / val")
             kept += [low, high] if how == "train_eval" else [low[2:], high[2:]]
             every += [low, high]
+        if baseline is not None:
+            reference = baseline[OWN_METRIC[loss]]["gap"]
+            ax.axhline(reference, color="grey", ls=":", lw=1.5, label="the mean pattern's gap")
+            kept.append(np.array([reference]))
         kept, every = np.concatenate(kept), np.concatenate(every)
         pad = 0.1 * (kept.max() - kept.min()) or 0.01
         ax.set_ylim(kept.min() - pad, kept.max() + pad)
@@ -76,10 +90,12 @@ def curves(main: Mapping[str, Sequence[Run]], names: Mapping[str, str], title: s
             ax.set_xlabel("epoch", fontsize=10)
             ax.tick_params(labelsize=9)
             ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-    axes[0, 0].legend(fontsize=9)
-    axes[2, 0].legend(fontsize=8)
+    lines, labels = axes[0, 0].get_legend_handles_labels()
+    gap_lines, gap_labels = axes[2, 0].get_legend_handles_labels()
+    fig.legend(lines + gap_lines, labels + gap_labels, loc="lower center", ncol=4, fontsize=9,
+               frameon=False)  # one legend for every panel, below them and off the data
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
 
