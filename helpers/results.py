@@ -18,7 +18,7 @@ import math
 import os
 import platform
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,10 +126,12 @@ class Replication:
     median_move: float
 
 
-def compare(notebook: str, first: Mapping[str, Any], second: Mapping[str, Any]) -> Replication:
+def compare(notebook: str, first: Mapping[str, Any], second: Mapping[str, Any],
+            ignore: Sequence[str] = ()) -> Replication:
     """Compare two records (:func:`load` results) of ``notebook``: their ``data["verdicts"]`` and every
-    number they share (the verdicts and the seeds aside). Records that state their ``design`` must state
-    the same one, else ``ValueError``: a replication reruns one design, it does not compare two."""
+    number they share (the verdicts, the seeds and the keys of ``data`` named in ``ignore`` aside, such as
+    step times measured anew on every run). Records that state their ``design`` must state the same one,
+    else ``ValueError``: a replication reruns one design, it does not compare two."""
     a, b = first["data"], second["data"]
     if a.get("design") != b.get("design"):
         differ = sorted(k for k in set(a.get("design") or {}) | set(b.get("design") or {})
@@ -140,7 +142,7 @@ def compare(notebook: str, first: Mapping[str, Any], second: Mapping[str, Any]) 
     changed = {k: (va.get(k, "missing"), vb.get(k, "missing")) for k in sorted(set(va) | set(vb))
                if va.get(k) != vb.get(k)}
     kept = dict(sorted(Counter(v for k, v in va.items() if vb.get(k) == v).items()))
-    na, nb = _numbers({k: v for k, v in a.items() if k not in ("verdicts", "seeds")}), _numbers(b)
+    na, nb = _numbers({k: v for k, v in a.items() if k not in ("verdicts", "seeds", *ignore)}), _numbers(b)
     shared = [k for k in na if k in nb]
     moves = {k: abs(nb[k] - na[k]) / max(abs(na[k]), abs(nb[k])) if na[k] != nb[k] else 0.0 for k in shared}
     worst = max(moves, key=moves.get) if moves else ""

@@ -116,10 +116,24 @@ def test_a_result_paragraph_says_what_its_replication_kept(course):
     text = generate.render_results("04_el_vae")
     found = results.compare("04_el_vae", results.load("04_el_vae", "runs"),
                             results.load("04_el_vae", "replication"))
-    kept = found.claims - len(found.verdicts_changed)
-    assert text.endswith(f"verdicts the same; the {len(found.verdicts_changed)} that changed (named in the "
-                         "replication table below) are read as unresolved.")
-    assert f" {kept} of {found.claims} verdicts" in text
+    changed = found.verdicts_changed
+    kept = found.claims - len(changed)
+    assert f" {kept} of {found.claims} verdicts the same; " in text
+    assert text.endswith(" are read as unresolved.")
+    assert all(f"{name}: {a} → {b}" in text for name, (a, b) in changed.items())  # few and short: named
+    many = generate.render_results("06_overfitting")
+    assert many.endswith("(named in the replication table below) are read as unresolved.")
+    assert generate.render_results("07_fid_analysis").endswith("change from one run to the other.")
     (folder / "replication.json").unlink()
     alone = generate.render_results("04_el_vae")
     assert text.startswith(alone) and "Rerun" not in alone
+
+
+def test_the_replication_table_leaves_out_what_each_run_measures_anew(course):
+    table = generate.render_replication()
+    row = next(line for line in table.splitlines() if line.startswith("| 07_fid_analysis "))
+    assert "timing/" not in row  # step times are measured anew: left out of the numbers compared
+    first, second, found = generate.replication("07_fid_analysis")
+    every = results.compare("07_fid_analysis", first, second)
+    assert found.numbers < every.numbers and found.verdicts_changed == every.verdicts_changed
+    assert f"| {found.numbers} | {found.median_move:.2%} |" in row

@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 
 from helpers import results, stats
-from helpers.experiments.vqvae import CLAIMS, KEY_ORDERINGS, SHORT, claims, readme_summary
+from helpers.experiments.vqvae import (
+    CLAIMS,
+    KEY_ORDERINGS,
+    SHORT,
+    claims,
+    pairwise_orders,
+    readme_summary,
+    replicated_orders,
+    voting_readings,
+)
 
 HOLDS, REVERSED, UNRESOLVED = stats.HOLDS, stats.REVERSED, stats.UNRESOLVED
 NAMES = ("mse", "psnr", "ssim", "ms_ssim", "haarpsi", "gmsd", "ms_gmsd", "mse+haarpsi@0.5", "mse+gmsd@0.5",
@@ -167,3 +176,16 @@ def test_the_readme_paragraph_is_formatted_from_the_record():
     assert f"{d.mean:+.3g} [{d.low:+.3g}, {d.high:+.3g}]" in text
     assert readme_summary(json.loads(json.dumps(data))) == text  # from the JSON record alike
     assert "7 claims, 7 are unresolved (" in readme_summary(_record({}))
+
+
+def test_the_pair_orders_kept_in_both_runs_are_counted_from_the_two_records(saved):
+    data = saved["data"]
+    again = results.load("07_fid_analysis", "replication")["data"]
+    votes = voting_readings(data["fd"], data.get("dims"), data["fid_images"])
+    pairs = pairwise_orders(votes, level=data["level"])
+    held, reversed_ = (sum(p.verdict == v for p in pairs) for v in (HOLDS, REVERSED))
+    same = replicated_orders(data, data)  # a record against itself keeps every order
+    assert same == (f"Of the {len(pairs)} pairs, {held} keep the write-up's order in both runs and "
+                    f"{reversed_} are reversed in both; 0 change from one run to the other.")
+    other = replicated_orders(data, again)
+    assert other.startswith(f"Of the {len(pairs)} pairs, ") and " 0 change " not in other

@@ -169,6 +169,8 @@ def test_compare_names_changed_verdicts_and_the_largest_move():
     assert found.numbers == 3 and found.largest_at == "a/1"
     assert found.largest_move == pytest.approx(0.2 / 2.2)
     assert found.median_move == 0.0  # two of the three numbers did not move
+    left = results.compare("04_el_vae", first, second, ignore=("a",))
+    assert left.numbers == 1 and left.largest_move == 0.0 and left.verdicts_changed == found.verdicts_changed
     assert results.compare("04_el_vae", first, first).verdicts_changed == {}
     assert results.compare("04_el_vae", first, first).verdicts_kept == {"holds": 2}
     designed = {"data": {**first["data"], "design": {"seeds": 2, "epochs": 10}}}

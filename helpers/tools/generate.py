@@ -59,6 +59,12 @@ RESULT_SUMMARIES = {
     "06_overfitting": "helpers.experiments.overfitting:readme_summary",
     "07_fid_analysis": "helpers.experiments.vqvae:readme_summary",
 }
+#: notebook -> the function that words, from the reference's and the replication's data, what the
+#: replication kept of a result its verdicts do not hold (07: the write-up's pairwise orders)
+REPLICATION_NOTES = {"07_fid_analysis": "helpers.experiments.vqvae:replicated_orders"}
+#: notebook -> the keys of its record measured anew on every run (step times), which a replication is
+#: not expected to reproduce: left out of the numbers compared, their verdicts still compared
+REMEASURED = {"07_fid_analysis": ("timing",)}
 
 _BADGE_LINE = re.compile(r"^\[!\[Open In Colab\]\(.*\)\]\(.*\)$", re.MULTILINE)
 _TITLE = re.compile(r"^#\s+(.+)$", re.MULTILINE)
@@ -133,23 +139,45 @@ def result_markers(notebook: str) -> tuple[str, str]:
     return f"<!-- results:{notebook}:start -->", f"<!-- results:{notebook}:end -->"
 
 
-def render_results(notebook: str) -> str:
-    """``notebook``'s result paragraph, from its committed ``results/<notebook>/runs.json``; where a
-    ``replication.json`` is committed too, a last sentence says how many verdicts the rerun kept."""
-    module, _, function = RESULT_SUMMARIES[notebook].partition(":")
-    summary = getattr(importlib.import_module(module), function)
+def _function(path: str):
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def replication(notebook: str) -> tuple[dict, dict, results.Replication] | None:
+    """``notebook``'s committed reference record, its replication and the two compared (step times left
+    out, :data:`REMEASURED`); None where no ``replication.json`` is committed."""
     reference = results.load(notebook, "runs")
-    text = summary(reference["data"])
     try:
         again = results.load(notebook, "replication")
     except FileNotFoundError:
+        return None
+    return reference, again, results.compare(notebook, reference, again, REMEASURED.get(notebook, ()))
+
+
+def render_results(notebook: str) -> str:
+    """``notebook``'s result paragraph, from its committed ``results/<notebook>/runs.json``; where a
+    ``replication.json`` is committed too, a last sentence says how many verdicts the rerun kept and
+    names the changed ones (read as unresolved) when they are few and short."""
+    text = _function(RESULT_SUMMARIES[notebook])(results.load(notebook, "runs")["data"])
+    found = replication(notebook)
+    if found is None:
         return text
-    found = results.compare(notebook, reference, again)
-    changed = len(found.verdicts_changed)
-    moved = (f"the {changed} that changed (named in the replication table below) are read as unresolved"
-             if changed else "none changed")
-    return (f"{text} Rerun from scratch with {again['environment']['threads']} threads: "
-            f"{found.claims - changed} of {found.claims} verdicts the same; {moved}.")
+    reference, again, compared = found
+    changed = compared.verdicts_changed
+    if not changed:
+        moved = "none changed"
+    elif len(changed) <= 8 and all(len(name) <= 40 for name in changed):
+        named = "; ".join(f"{name}: {a} → {b}" for name, (a, b) in changed.items())
+        moved = f"the {len(changed)} that changed ({named}) are read as unresolved"
+    else:
+        moved = (f"the {len(changed)} that changed (named in the replication table below) are read as "
+                 "unresolved")
+    text += (f" Rerun from scratch with {again['environment']['threads']} threads: "
+             f"{compared.claims - len(changed)} of {compared.claims} verdicts the same; {moved}.")
+    if notebook in REPLICATION_NOTES:
+        text += " " + _function(REPLICATION_NOTES[notebook])(reference["data"], again["data"])
+    return text
 
 
 REPLICATION_START, REPLICATION_END = "<!-- replication:start -->", "<!-- replication:end -->"
@@ -183,25 +211,23 @@ def render_replication() -> str:
             "numbers compared | median relative move | largest relative move |", "|---" * 8 + "|"]
     for notebook in RESULT_SUMMARIES:
         try:
-            first = results.load(notebook, "runs")
+            found = replication(notebook)
         except FileNotFoundError:
             rows.append(f"| {notebook} | | | | no reference results committed | | | |")
             continue
-        threads = first["environment"]["threads"]
-        try:
-            second = results.load(notebook, "replication")
-        except FileNotFoundError:
+        if found is None:
+            first = results.load(notebook, "runs")
             claims = len(first["data"]["verdicts"])
-            rows.append(f"| {notebook} | {threads} | {claims} | | not replicated yet | | | |")
+            rows.append(f"| {notebook} | {first['environment']['threads']} | {claims} | | not replicated yet "
+                        "| | | |")
             continue
-        found = results.compare(notebook, first, second)
-        changed = "; ".join(f"{k}: {a} → {b}" for k, (a, b) in found.verdicts_changed.items()) or "none"
+        first, second, c = found
+        changed = "; ".join(f"{k}: {a} → {b}" for k, (a, b) in c.verdicts_changed.items()) or "none"
         kept = ", ".join(f"{n} {'hold' if verdict == 'holds' and n != 1 else verdict}"
-                         for verdict, n in found.verdicts_kept.items()) or "none"
-        rows.append(f"| {notebook} | {threads} and {second['environment']['threads']} "
-                    f"| {found.claims} | {kept} | {changed} | {found.numbers} | {found.median_move:.2%} "
-                    f"| {found.largest_move:.2%} "
-                    f"(`{found.largest_at}`) |")
+                         for verdict, n in c.verdicts_kept.items()) or "none"
+        threads = f"{first['environment']['threads']} and {second['environment']['threads']}"
+        rows.append(f"| {notebook} | {threads} | {c.claims} | {kept} | {changed} | {c.numbers} "
+                    f"| {c.median_move:.2%} | {c.largest_move:.2%} (`{c.largest_at}`) |")
     return "\n".join(rows)
 
 

@@ -73,6 +73,7 @@ from helpers.experiments.vqvae.verdicts import (
     paired_difference,
     pairwise_orders,
     readme_summary,
+    replicated_orders,
     voting_readings,
 )
 
@@ -83,7 +84,7 @@ __all__ = [
     "check_configurations", "claim_checks", "claims", "codebook_table", "colour", "configuration",
     "consistent", "effects_table", "fd_readings", "figures", "full_step_cost", "image_set_effects",
     "layout_table", "loss_scales", "ordering", "orderings_on_all_readings", "paired_difference",
-    "pairwise_orders", "parse_configuration", "read_codes", "readme_summary", "reconstruct", "scales_table",
-    "step_times", "term_gradients", "term_ratio_table", "term_ratios", "time_ratios", "train_vqvae",
-    "voting_readings", "zoo_data",
+    "pairwise_orders", "parse_configuration", "read_codes", "readme_summary", "reconstruct",
+    "replicated_orders", "scales_table", "step_times", "term_gradients", "term_ratio_table", "term_ratios",
+    "time_ratios", "train_vqvae", "voting_readings", "zoo_data",
 ]

@@ -368,6 +368,22 @@ def _quoted(names: Sequence[str]) -> str:
     return ", ".join(f"“{SHORT[n]}”" for n in names)
 
 
+def replicated_orders(first: Mapping, second: Mapping) -> str:
+    """One sentence for the README: how many of the write-up's pairwise orders (:func:`pairwise_orders`
+    on the voting readings) keep, or reverse, the write-up's order in both of two saved records of the
+    same design, ``first`` (the reference run's data) and ``second`` (its replication's), and how many
+    change from one to the other."""
+    def orders(data: Mapping) -> dict[tuple[str, str], str]:
+        votes = voting_readings(data["fd"], data.get("dims"), data["fid_images"])
+        return {(p.better, p.worse): p.verdict for p in pairwise_orders(votes, level=data["level"])}
+
+    a, b = orders(first), orders(second)
+    kept = {v: sum(a[k] == b.get(k) == v for k in a) for v in (HOLDS, REVERSED)}
+    changed = sum(a[k] != b.get(k) for k in a)
+    return (f"Of the {len(a)} pairs, {kept[HOLDS]} keep the write-up's order in both runs and "
+            f"{kept[REVERSED]} are reversed in both; {changed} change from one run to the other.")
+
+
 def readme_summary(data: Mapping) -> str:
     """One Markdown paragraph for the README: what the reference run of notebook 07 found, every
     number formatted from its saved record ``data`` (see :func:`claims`), which claims hold, which are
