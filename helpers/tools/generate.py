@@ -59,8 +59,8 @@ RESULT_SUMMARIES = {
     "06_overfitting": "helpers.experiments.overfitting:readme_summary",
     "07_fid_analysis": "helpers.experiments.vqvae:readme_summary",
 }
-#: notebook -> the function that words, from the reference's and the replication's data, what the
-#: replication kept of a result its verdicts do not hold (07: the write-up's pairwise orders)
+#: notebook -> the function that words what both runs kept of a result its verdicts do not record
+#: (07: the write-up's pairwise orders), given the reference's and the replication's data
 REPLICATION_NOTES = {"07_fid_analysis": "helpers.experiments.vqvae:replicated_orders"}
 #: notebook -> the keys of its record measured anew on every run (step times), which a replication is
 #: not expected to reproduce: left out of the numbers compared, their verdicts still compared
