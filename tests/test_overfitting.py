@@ -355,3 +355,19 @@ def test_the_curves_draw_the_mean_pattern_where_its_measures_lie(tmp_path):
         assert low < gap < high  # the reference gap stays in view
     assert all(not dotted(ax) for ax in figures.curves({"mse": arm}, names, "t").axes)
     plt.close("all")
+
+
+def test_the_curves_name_a_diverging_seed_in_its_loss_panel(tmp_path):
+    keys = ("train_loss", "train_eval_loss", "val_loss", "train_eval_ms_ssim_loss", "val_ms_ssim_loss")
+    steady = [{k: 0.5 - 0.1 * epoch for k in keys} for epoch in range(3)]
+    rising = [dict(h) for h in steady]
+    rising[-1]["val_loss"] = 0.5  # last 0.5 against a best of 0.4: 1.25 times it
+    arm = [Run(None, steady, tmp_path), Run(None, rising, tmp_path)]  # seeds 0 and 1 (no config.json)
+
+    def notes(fig):
+        return [t.get_text() for t in fig.axes[0].texts]
+
+    flagged = notes(figures.curves({"mse": arm}, {"mse": "MSE"}, "t", diverge_ratio=1.2))
+    assert flagged == ["seed 1 diverges:\nlast validation loss > 1.2 × its best"]
+    assert notes(figures.curves({"mse": arm}, {"mse": "MSE"}, "t", diverge_ratio=1.3)) == []
+    plt.close("all")

@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter
 
-from helpers.experiments.overfitting.rules import relative_gap
+from helpers.experiments.overfitting.rules import diverged, relative_gap
 from helpers.experiments.overfitting.runs import LOSS_SCALES
 from helpers.experiments.overfitting.verdicts import OWN_METRIC
 from helpers.train import Run
@@ -40,14 +40,16 @@ def _draw(ax, x, runs: Sequence[Run], values, colour: str, line: str, label: str
 
 
 def curves(main: Mapping[str, Sequence[Run]], names: Mapping[str, str], title: str,
-           baseline: Mapping[str, Mapping[str, float]] | None = None) -> Figure:
+           baseline: Mapping[str, Mapping[str, float]] | None = None, diverge_ratio: float = 1.5) -> Figure:
     """Three rows per loss (a column each): its own loss (train mode, eval mode, validation), its
     1 - MS-SSIM (the common scale), and the relative gap (val - train) / val measured both ways. The
     gap's y-axis is fitted to the eval-mode gap and the train-mode gap from epoch 3 on; a train-mode
     curve that jumps outside it at the first epochs is clipped, and the panel says so. ``baseline``:
     the mean pattern's measures on the same training pairs (metric -> {"val", "gap"}, as
     :attr:`Study.baseline` holds them), drawn dotted grey: its validation loss in the first two rows
-    (the value a model must beat to have learnt anything), its relative gap in the third."""
+    (the value a model must beat to have learnt anything), its relative gap in the third. A seed whose
+    run :func:`diverged` (its last validation loss above ``diverge_ratio`` times its best) is named in
+    its loss's first panel, since the mean and range it enters are then not those of a converging run."""
     losses = list(main)
     fig, axes = plt.subplots(3, len(losses), figsize=(4.4 * len(losses), 9.6), squeeze=False)
     for column, loss in enumerate(losses):
@@ -66,6 +68,13 @@ def curves(main: Mapping[str, Sequence[Run]], names: Mapping[str, str], title: s
                           label)
             ax.set_ylabel(ylabel, fontsize=10)
             ax.set_title(f"trained with {names[loss]}", fontsize=10)
+        seeds = [r.config.get("seed", i) for i, r in enumerate(main[loss])
+                 if diverged([h["val_loss"] for h in r.history], diverge_ratio)]
+        if seeds:
+            note = (f"seed {', '.join(map(str, seeds))} diverges:\nlast validation loss "
+                    f"> {diverge_ratio:g} × its best")
+            axes[0, column].text(0.98, 0.97, note, transform=axes[0, column].transAxes, ha="right", va="top",
+                                 fontsize=8, color="firebrick")
         ax, kept, every = axes[2, column], [np.zeros(1)], []
         for how in ("train", "train_eval"):
             _, line, label = _STYLES[how]
