@@ -333,7 +333,6 @@ def test_the_design_lists_every_arm_once_with_its_seeds_and_the_control():
         Study(smoke, "smoke", _data(8, 4), root=Path("unused"))
 
 
-
 def test_the_curves_draw_the_mean_pattern_where_its_measures_lie(tmp_path):
     keys = ("train_loss", "train_eval_loss", "val_loss", "train_eval_ms_ssim_loss", "val_ms_ssim_loss")
     history = [{k: 0.5 - 0.1 * epoch for k in keys} for epoch in range(3)]

@@ -140,6 +140,7 @@ def result_markers(notebook: str) -> tuple[str, str]:
 
 
 def _function(path: str):
+    """The function that ``"package.module:name"`` names."""
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
 
